@@ -1,0 +1,491 @@
+//! `PoolChain`: an unbounded queue made of rings that double in size
+//! (Go: `poolChain`).
+//!
+//! ```text
+//!   tail (atomic, stealers)                          head (producer only)
+//!     |                                                   |
+//!     v         next ->            next ->                v
+//!   +------+  ---------->  +--------+  ---------->  +----------------+
+//!   | 8    |               | 16     |               | 32             |
+//!   +------+  <----------  +--------+  <----------  +----------------+
+//!               <- prev                 <- prev
+//!   pop_tail here, unlinking           push_head / pop_head here; pop_head
+//!   links found empty once `next`      walks `prev` (pinned) when the head
+//!   is set; freed by the epoch         link is empty
+//! ```
+
+use crate::dequeue::{check_capacity, Ring, MAX_CAPACITY};
+use crate::sync::{epoch, Arc, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
+use crate::unwind::for_each_despite_panics;
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr;
+
+/// The capacity of a chain's first link unless chosen otherwise.
+pub const DEFAULT_FIRST_CAPACITY: usize = 8;
+
+/// One ring of the chain.
+struct Link<T> {
+    ring: Ring<T>,
+    /// The next newer link: null until the producer starts a newer link,
+    /// then set once and never changed (see `RawChain`'s I3).
+    next: AtomicPtr<Link<T>>,
+    /// The next older link: set at creation, cleared once by the stealer that
+    /// unlinks that older link (I4).
+    prev: AtomicPtr<Link<T>>,
+    /// The chain's count of allocated slots, shared so that a link freed by
+    /// the epoch after the chain is gone can still subtract itself.
+    allocated_slots: Arc<AtomicUsize>,
+}
+
+impl<T> Link<T> {
+    fn boxed(capacity: usize, prev: *mut Link<T>, allocated_slots: &Arc<AtomicUsize>) -> *mut Link<T> {
+        // Relaxed [slot-count]: a statistic; no memory is published by it.
+        allocated_slots.fetch_add(capacity, Ordering::Relaxed);
+        Box::into_raw(Box::new(Link {
+            ring: Ring::new(capacity, 0),
+            next: AtomicPtr::new(ptr::null_mut()),
+            prev: AtomicPtr::new(prev),
+            allocated_slots: Arc::clone(allocated_slots),
+        }))
+    }
+}
+
+impl<T> Drop for Link<T> {
+    fn drop(&mut self) {
+        // Relaxed [slot-count]: as in `boxed`.
+        self.allocated_slots
+            .fetch_sub(self.ring.capacity(), Ordering::Relaxed);
+    }
+}
+
+/// The shared state behind a chain; the pool embeds it directly.
+///
+/// # Invariants
+///
+/// - I1: `head` is read and written by the producer only. It is null until
+///   the first push, then the newest link. The head link is never freed while
+///   the chain lives, because stealers only unlink links whose `next` is set.
+/// - I2: `tail` is null until the first push, then the oldest link not yet
+///   unlinked. Stealers move it forward by CAS, one link at a time; a link is
+///   unlinked by the stealer whose CAS moves `tail` past it.
+/// - I3: `next` goes from null to the newer link once, after the producer has
+///   stopped pushing into this link. A link with `next` set that a pop finds
+///   empty stays empty forever (only `pop_head` touches it after that).
+/// - I4: `prev` goes from the older link to null once, after that older link
+///   was unlinked. Links reached through `prev` may be retired, so the
+///   producer walks `prev` only while pinned.
+/// - I5: an unlinked link is retired with `epoch::defer_free` exactly once (by
+///   the unlinking stealer), after it became unreachable through `tail` and
+///   through its successor's `prev`.
+pub(crate) struct RawChain<T> {
+    head: UnsafeCell<*mut Link<T>>,
+    tail: AtomicPtr<Link<T>>,
+    first_capacity: usize,
+    allocated_slots: Arc<AtomicUsize>,
+}
+
+// SAFETY: links are shared between the producer and stealers exactly as rings
+// are (`Ring<T>: Send + Sync` for `T: Send`); `head` is touched only by the
+// producer, which the unsafe producer methods require callers to guarantee.
+unsafe impl<T: Send> Send for RawChain<T> {}
+// SAFETY: as for `Send` above.
+unsafe impl<T: Send> Sync for RawChain<T> {}
+
+impl<T> RawChain<T> {
+    /// An empty chain; nothing is allocated until the first push.
+    pub(crate) fn new(first_capacity: usize) -> Self {
+        check_capacity("PoolChain first-link", first_capacity);
+        RawChain {
+            head: UnsafeCell::new(ptr::null_mut()),
+            tail: AtomicPtr::new(ptr::null_mut()),
+            first_capacity,
+            allocated_slots: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Ring slots allocated for this chain, including rings that are
+    /// unlinked but not yet freed by the epoch.
+    pub(crate) fn allocated_slots(&self) -> usize {
+        // Relaxed [slot-count]: a statistic.
+        self.allocated_slots.load(Ordering::Relaxed)
+    }
+
+    /// Adds `value` as the newest value, starting a new link twice the size
+    /// of the head link (capped at 2^30) when the head link refuses it.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the chain's single producer: producer calls
+    /// (`push_head`, `pop_head`) never overlap and are ordered by
+    /// happens-before.
+    pub(crate) unsafe fn push_head(&self, value: T) {
+        // SAFETY: the producer alone touches `head` (I1).
+        let head = self.head.with(|p| unsafe { *p });
+        let capacity = if head.is_null() {
+            self.first_capacity
+        } else {
+            // SAFETY: the head link is never freed while it is the head (I1);
+            // we are its producer.
+            let value = match unsafe { (*head).ring.push_head(value) } {
+                Ok(()) => return,
+                Err(value) => value,
+            };
+            // SAFETY: as above.
+            let capacity = (unsafe { (*head).ring.capacity() } * 2).min(MAX_CAPACITY);
+            return unsafe { self.push_into_new_link(head, capacity, value) };
+        };
+        // SAFETY: forwarded from our caller.
+        unsafe { self.push_into_new_link(head, capacity, value) }
+    }
+
+    /// # Safety
+    ///
+    /// As for `push_head`; `head` is the current head link or null.
+    unsafe fn push_into_new_link(&self, head: *mut Link<T>, capacity: usize, value: T) {
+        let link = Link::boxed(capacity, head, &self.allocated_slots);
+        // SAFETY: the link is new and unpublished, so we are its only user;
+        // a fresh ring of capacity >= 1 always accepts one value.
+        if unsafe { (*link).ring.push_head(value) }.is_err() {
+            unreachable!("a new ring accepts its first value");
+        }
+        if head.is_null() {
+            // Release [link-publish]: the link's construction and first
+            // value happen-before any stealer that loads this tail.
+            self.tail.store(link, Ordering::Release);
+        } else {
+            // Release [link-next]: the new link, and every push into the old
+            // one, happen-before the stealer that sees `next` set (I3).
+            // SAFETY: `head` is still the head link, alive by I1.
+            unsafe { (*head).next.store(link, Ordering::Release) };
+        }
+        // SAFETY: the producer alone touches `head` (I1).
+        self.head.with_mut(|p| unsafe { *p = link });
+    }
+
+    /// Removes the newest value, walking to older links only when the head
+    /// link is empty. Pins the epoch only for that walk.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    pub(crate) unsafe fn pop_head(&self) -> Option<T> {
+        // SAFETY: the producer alone touches `head` (I1).
+        let head = self.head.with(|p| unsafe { *p });
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: the head link is alive (I1) and we are its producer.
+        if let Some(value) = unsafe { (*head).ring.pop_head() } {
+            return Some(value);
+        }
+        // Relaxed [prev-walk]: a null check only; the pointer is loaded
+        // again below, under a pin, before it is followed.
+        // SAFETY: the head link is alive (I1).
+        if unsafe { (*head).prev.load(Ordering::Relaxed) }.is_null() {
+            return None;
+        }
+        let guard = epoch::pin();
+        // SAFETY: the head link is alive (I1).
+        let mut link = unsafe { (*head).prev.load(Ordering::Relaxed) };
+        while !link.is_null() {
+            // SAFETY: `link` was loaded from `prev` while pinned, so a
+            // stealer that unlinks it retires it after this pin (I4, I5)
+            // and the epoch keeps it alive until `guard` drops. Older links
+            // are only popped, never pushed, so the producer may pop them.
+            if let Some(value) = unsafe { (*link).ring.pop_head() } {
+                return Some(value);
+            }
+            // Relaxed [prev-walk]: the links reached were all created by this
+            // producer (their contents are its own writes); the pin, not this
+            // load, keeps them alive.
+            // SAFETY: as above.
+            link = unsafe { (*link).prev.load(Ordering::Relaxed) };
+        }
+        drop(guard);
+        None
+    }
+
+    /// Removes the oldest value, unlinking tail links that are empty for good.
+    pub(crate) fn pop_tail(&self, guard: &epoch::Guard) -> Option<T> {
+        // Acquire [link-publish]: pairs with the producer's first-link store
+        // and with other stealers' Release CAS of `tail`, so the link is
+        // fully constructed before we read it.
+        let mut link = self.tail.load(Ordering::Acquire);
+        while !link.is_null() {
+            // SAFETY: `link` was read from `tail` or `next` while `guard` is
+            // pinned; it is retired only after becoming unreachable (I5), so
+            // it outlives the guard.
+            let current = unsafe { &*link };
+            // Acquire [link-next]: pairs with the producer's Release store.
+            // Loaded *before* the pop: if `next` is set now, every push into
+            // this link happened before, so an empty pop is final (I3).
+            let next = current.next.load(Ordering::Acquire);
+            if let Some(value) = current.ring.pop_tail() {
+                return Some(value);
+            }
+            if next.is_null() {
+                return None;
+            }
+            // Release [link-publish]: hands `next` (whose construction we
+            // acquired through link-next) to stealers that load `tail`.
+            // Failure means another stealer unlinked it; move on either way.
+            if self
+                .tail
+                .compare_exchange(link, next, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                // Relaxed [prev-clear]: publishes nothing; the producer only
+                // stops walking sooner once it sees null (I4).
+                // SAFETY: `next` was read under the pin, so it is alive.
+                unsafe { (*next).prev.store(ptr::null_mut(), Ordering::Relaxed) };
+                // SAFETY: the link is unreachable from `tail` (our CAS) and
+                // from `next.prev` (cleared above); only this CAS winner
+                // retires it (I5). It came from `Box::into_raw`.
+                unsafe { epoch::defer_free(guard, link) };
+            }
+            link = next;
+        }
+        None
+    }
+
+    /// The number of values at this instant (walks the links, pinned).
+    pub(crate) fn len(&self) -> usize {
+        let _guard = epoch::pin();
+        let mut total = 0;
+        // Acquire [link-publish]: as in `pop_tail`.
+        let mut link = self.tail.load(Ordering::Acquire);
+        while !link.is_null() {
+            // SAFETY: as in `pop_tail`: read under the pin.
+            let current = unsafe { &*link };
+            total += current.ring.len();
+            // Acquire [link-next]: as in `pop_tail`.
+            link = current.next.load(Ordering::Acquire);
+        }
+        total
+    }
+}
+
+impl<T> Drop for RawChain<T> {
+    fn drop(&mut self) {
+        // Relaxed [exclusive]: `&mut self`; no thread is left to race with.
+        let mut link = self.tail.load(Ordering::Relaxed);
+        let links = std::iter::from_fn(|| {
+            if link.is_null() {
+                return None;
+            }
+            let current = link;
+            // Relaxed [exclusive]: as above.
+            // SAFETY: links reachable from `tail` are owned by the chain.
+            link = unsafe { (*current).next.load(Ordering::Relaxed) };
+            Some(current)
+        });
+        // SAFETY: each link reachable from `tail` is freed once here;
+        // retired links are no longer reachable (I5), so the epoch frees
+        // those, never this loop.
+        for_each_despite_panics(links, |link| drop(unsafe { Box::from_raw(link) }));
+    }
+}
+
+/// An unbounded queue of values: one producer (this handle) pushes and pops
+/// at the head, any number of [`ChainStealer`]s pop at the tail
+/// (Go: `poolChain`).
+///
+/// It is a list of [`PoolDequeue`](crate::PoolDequeue)-style rings: the first
+/// holds 8 values, each newer one twice as many as the one before (at most
+/// 2^30). Rings drained by stealers are unlinked and freed through
+/// crossbeam-epoch once no thread can still be reading them, so a chain that
+/// is filled and drained from the tail keeps only a bounded number of rings.
+///
+/// The producer's `push_head`, and its `pop_head` while the newest ring has
+/// values, do not pin the epoch; stealers pin for every `pop_tail`.
+///
+/// # Synchronization
+///
+/// A `push_head(x)` happens-before the `pop_head` or `pop_tail` that returns `x`.
+///
+/// # Examples
+///
+/// ```
+/// use victim_pool::PoolChain;
+///
+/// let chain = PoolChain::new();
+/// let stealer = chain.stealer();
+/// for i in 0..100 {
+///     chain.push_head(i); // never fails: grows instead
+/// }
+/// assert_eq!(chain.pop_head(), Some(99));
+/// let oldest = std::thread::spawn(move || stealer.pop_tail()).join().unwrap();
+/// assert_eq!(oldest, Some(0));
+/// ```
+///
+/// The producer handle is not `Sync`:
+///
+/// ```compile_fail
+/// fn is_sync<T: Sync>() {}
+/// is_sync::<victim_pool::PoolChain<u32>>();
+/// ```
+pub struct PoolChain<T> {
+    chain: Arc<RawChain<T>>,
+    /// Makes the handle `!Sync`: it is the single producer.
+    _producer: PhantomData<Cell<()>>,
+}
+
+/// A handle that pops the oldest values of a [`PoolChain`] from any thread.
+pub struct ChainStealer<T> {
+    chain: Arc<RawChain<T>>,
+}
+
+impl<T> PoolChain<T> {
+    /// Creates an empty chain whose first ring will hold 8 values.
+    pub fn new() -> Self {
+        Self::with_first_capacity(DEFAULT_FIRST_CAPACITY)
+    }
+
+    /// Creates an empty chain whose first ring will hold `capacity` values.
+    ///
+    /// # Panics
+    ///
+    /// Panics unless `capacity` is a power of two between 1 and 2^30.
+    ///
+    /// ```should_panic
+    /// # use victim_pool::PoolChain;
+    /// let _ = PoolChain::<u8>::with_first_capacity(3);
+    /// ```
+    pub fn with_first_capacity(capacity: usize) -> Self {
+        PoolChain {
+            chain: Arc::new(RawChain::new(capacity)),
+            _producer: PhantomData,
+        }
+    }
+
+    /// Adds `value` as the newest value; allocates a new ring when the newest
+    /// one is full.
+    pub fn push_head(&self, value: T) {
+        // SAFETY: this `!Sync` handle is the only producer.
+        unsafe { self.chain.push_head(value) }
+    }
+
+    /// Removes the newest value.
+    pub fn pop_head(&self) -> Option<T> {
+        // SAFETY: this `!Sync` handle is the only producer.
+        unsafe { self.chain.pop_head() }
+    }
+
+    /// A new handle for popping the oldest values from other threads.
+    pub fn stealer(&self) -> ChainStealer<T> {
+        ChainStealer {
+            chain: Arc::clone(&self.chain),
+        }
+    }
+
+    /// The number of values at this instant.
+    pub fn len(&self) -> usize {
+        self.chain.len()
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of ring slots this chain has allocated and not yet freed,
+    /// counting rings that are unlinked but still awaiting epoch reclamation.
+    ///
+    /// Multiply by `size_of::<T>()` (plus a flag per slot) for the memory a
+    /// chain holds.
+    pub fn allocated_slots(&self) -> usize {
+        self.chain.allocated_slots()
+    }
+}
+
+impl<T> Default for PoolChain<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> ChainStealer<T> {
+    /// Removes the oldest value, or returns `None` if the chain was empty.
+    pub fn pop_tail(&self) -> Option<T> {
+        let guard = epoch::pin();
+        self.chain.pop_tail(&guard)
+    }
+
+    /// The number of values at this instant.
+    pub fn len(&self) -> usize {
+        self.chain.len()
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Clone for ChainStealer<T> {
+    fn clone(&self) -> Self {
+        ChainStealer {
+            chain: Arc::clone(&self.chain),
+        }
+    }
+}
+
+impl<T> fmt::Debug for PoolChain<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolChain").field("len", &self.len()).finish()
+    }
+}
+
+impl<T> fmt::Debug for ChainStealer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainStealer")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draining_a_million_values_from_the_tail_leaves_a_bounded_number_of_slots() {
+        let chain = PoolChain::new();
+        let stealer = chain.stealer();
+        let n = if cfg!(debug_assertions) { 100_000 } else { 1_000_000 };
+        for i in 0..n {
+            chain.push_head(i);
+        }
+        let grown = chain.allocated_slots();
+        assert!(grown >= n);
+        for i in 0..n {
+            assert_eq!(stealer.pop_tail(), Some(i));
+        }
+        assert_eq!(stealer.pop_tail(), None);
+        // Let the epoch free what the stealer retired.
+        for _ in 0..1024 {
+            epoch::pin().flush();
+        }
+        // Only the head link may remain: it can never be unlinked.
+        let head_capacity = n.next_power_of_two();
+        assert!(
+            chain.allocated_slots() <= head_capacity,
+            "{} slots still allocated after draining, head link holds {head_capacity}",
+            chain.allocated_slots()
+        );
+    }
+
+    #[test]
+    fn pop_head_walks_back_through_older_links() {
+        let chain = PoolChain::with_first_capacity(1);
+        for i in 0..10 {
+            chain.push_head(i);
+        }
+        for i in (0..10).rev() {
+            assert_eq!(chain.pop_head(), Some(i));
+        }
+        assert_eq!(chain.pop_head(), None);
+    }
+}

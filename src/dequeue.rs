@@ -1,0 +1,470 @@
+//! `PoolDequeue`: a fixed-size ring with one producer at the head and any
+//! number of consumers at the tail (Go: `poolDequeue`).
+//!
+//! ```text
+//!             tail                      head
+//!               v                         v
+//!   +-----+-----+-----+-----+-----+-----+-----+-----+
+//!   |  .  |  a  |  b  |  c  |  d  |  e  |  .  |  .  |   slots, len = 8
+//!   +-----+-----+-----+-----+-----+-----+-----+-----+
+//!          \_____ consumers' (pop_tail) ____/ \_ producer's (push_head) _/
+//!                         <- producer's pop_head end
+//!
+//!   head_tail: AtomicU64 = head << 32 | tail   (both wrap at 2^32)
+//! ```
+
+use crate::sync::{Arc, AtomicBool, AtomicU64, CachePadded, Ordering, UnsafeCell};
+use crate::unwind::for_each_despite_panics;
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+
+/// The largest capacity a ring may have: fullness is `head - tail == len`
+/// in 32-bit wrapping arithmetic, which must not alias an empty ring.
+pub const MAX_CAPACITY: usize = 1 << 30;
+
+const _: () = assert!(MAX_CAPACITY <= (u32::MAX as usize) / 2 + 1);
+
+/// Packs the two 32-bit indices into the one word that consumers CAS.
+#[inline]
+pub(crate) const fn pack(head: u32, tail: u32) -> u64 {
+    ((head as u64) << 32) | tail as u64
+}
+
+/// Inverse of [`pack`]: `(head, tail)`.
+#[inline]
+pub(crate) const fn unpack(word: u64) -> (u32, u32) {
+    ((word >> 32) as u32, word as u32)
+}
+
+const ONE_HEAD: u64 = 1 << 32;
+
+/// Panics unless `capacity` is a power of two in `1..=MAX_CAPACITY`.
+pub(crate) fn check_capacity(what: &str, capacity: usize) {
+    assert!(
+        capacity.is_power_of_two() && capacity <= MAX_CAPACITY,
+        "{what} capacity must be a power of two between 1 and 2^30, got {capacity}"
+    );
+}
+
+/// One slot of the ring.
+struct Slot<T> {
+    /// True from the push that fills the slot until the pop that empties it
+    /// has finished moving the value out (see `Ring`'s I3).
+    occupied: AtomicBool,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// The shared state behind a dequeue; the chain embeds it in every link.
+///
+/// # Invariants
+///
+/// - I1: `head_tail` packs `head` (high half) and `tail` (low half). Indices in
+///   `[tail, head)` (wrapping) hold values; `head - tail <= len`. Every write
+///   to `head_tail` is a read-modify-write, so release sequences are never
+///   broken by a plain store.
+/// - I2: only the producer increments `head` (push_head) or decrements it
+///   (pop_head); consumers only increment `tail` (pop_tail, by CAS). Whoever
+///   moves an index past slot `i` by a successful RMW owns slot `i`'s value.
+/// - I3: `occupied` is set by the producer before publishing the slot, and
+///   cleared by the slot's owner after it has moved the value out. The
+///   producer writes a slot only when `occupied` is clear, even when the
+///   indices say it is free: a consumer may have advanced `tail` and still be
+///   reading.
+/// - I4: `value` is written only by the producer (while I3 gives it the slot)
+///   and read only by the owner from I2.
+pub(crate) struct Ring<T> {
+    head_tail: CachePadded<AtomicU64>,
+    slots: Box<[Slot<T>]>,
+    mask: u32,
+}
+
+// SAFETY: values move between threads through the ring (hence `T: Send`);
+// every slot access is serialized by I2/I3, so sharing `&Ring` never gives
+// two threads access to one value. No `&T` is ever handed out, so `T: Sync`
+// is not needed.
+unsafe impl<T: Send> Send for Ring<T> {}
+// SAFETY: as for `Send` above.
+unsafe impl<T: Send> Sync for Ring<T> {}
+
+impl<T> Ring<T> {
+    /// A ring of `capacity` slots whose indices both start at `start`.
+    pub(crate) fn new(capacity: usize, start: u32) -> Self {
+        check_capacity("ring", capacity);
+        let slots = (0..capacity)
+            .map(|_| Slot {
+                occupied: AtomicBool::new(false),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        Ring {
+            head_tail: CachePadded::new(AtomicU64::new(pack(start, start))),
+            slots,
+            mask: (capacity - 1) as u32,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn slot(&self, index: u32) -> &Slot<T> {
+        &self.slots[(index & self.mask) as usize]
+    }
+
+    /// A snapshot of the number of values, exact only when nothing runs
+    /// concurrently.
+    pub(crate) fn len(&self) -> usize {
+        // Relaxed [len-snapshot]: a statistic; no memory is read through it.
+        let (head, tail) = unpack(self.head_tail.load(Ordering::Relaxed));
+        head.wrapping_sub(tail) as usize
+    }
+
+    /// Adds `value` at the head, or gives it back when the ring is full or
+    /// the next slot is still being vacated by a consumer.
+    ///
+    /// # Safety
+    ///
+    /// Only one thread at a time may call the producer methods (`push_head`,
+    /// `pop_head`), and calls by different threads must be ordered by
+    /// happens-before.
+    pub(crate) unsafe fn push_head(&self, value: T) -> Result<(), T> {
+        // Relaxed [own-head]: head is only changed by this producer (I2); a
+        // stale tail can only make the ring look fuller than it is.
+        let (head, tail) = unpack(self.head_tail.load(Ordering::Relaxed));
+        if head.wrapping_sub(tail) as usize == self.slots.len() {
+            return Err(value);
+        }
+        let slot = self.slot(head);
+        // Acquire [slot-release]: the consumer that last popped this slot
+        // moved the value out before its Release store cleared the flag;
+        // our write below must come after that read (I3).
+        if slot.occupied.load(Ordering::Acquire) {
+            return Err(value);
+        }
+        // SAFETY: I3 gives this slot to the producer: it is outside
+        // [tail, head) and its last owner has finished with it.
+        slot.value.with_mut(|p| unsafe { (*p).write(value) });
+        // Relaxed [own-flag]: only the producer reads `occupied`; consumers
+        // are ordered after this store by the head increment below.
+        slot.occupied.store(true, Ordering::Relaxed);
+        // Release [slot-publish]: the value written above happens-before the
+        // pop_tail whose Acquire CAS moves tail past this slot. A plain
+        // store would race with consumers' CAS on the same word (I1).
+        self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);
+        Ok(())
+    }
+
+    /// Removes the newest value.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::push_head`]: the caller is the single producer.
+    pub(crate) unsafe fn pop_head(&self) -> Option<T> {
+        // Relaxed [own-head]: the CAS below decides; see its comment.
+        let mut word = self.head_tail.load(Ordering::Relaxed);
+        let head = loop {
+            let (head, tail) = unpack(word);
+            if head == tail {
+                return None;
+            }
+            let head = head.wrapping_sub(1);
+            // Relaxed [own-slot]: the slot claimed here was written by this
+            // producer; winning the RMW against consumers' CAS on the same
+            // word is all that ownership needs (I2). Failure reloads.
+            match self.head_tail.compare_exchange_weak(
+                word,
+                pack(head, tail),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break head,
+                Err(current) => word = current,
+            }
+        };
+        let slot = self.slot(head);
+        // SAFETY: the successful CAS gave this slot to us (I2) and the
+        // producer itself wrote it (I4).
+        let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
+        // Relaxed [own-flag]: only the producer reads the flag.
+        slot.occupied.store(false, Ordering::Relaxed);
+        Some(value)
+    }
+
+    /// Removes the oldest value; any thread may call it.
+    pub(crate) fn pop_tail(&self) -> Option<T> {
+        // Relaxed [tail-load]: the CAS below acquires. Callers that need an
+        // empty answer to be final (the chain) order this load after the
+        // last push by their own Acquire edge (link-next).
+        let mut word = self.head_tail.load(Ordering::Relaxed);
+        let tail = loop {
+            let (head, tail) = unpack(word);
+            if head == tail {
+                return None;
+            }
+            // Acquire [slot-publish]: pairs with push_head's Release
+            // fetch_add; all later writes to the word are RMWs (I1), so the
+            // release sequence reaches this CAS. Failure reloads only.
+            match self.head_tail.compare_exchange_weak(
+                word,
+                pack(head, tail.wrapping_add(1)),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break tail,
+                Err(current) => word = current,
+            }
+        };
+        let slot = self.slot(tail);
+        // SAFETY: the CAS gave this slot to us (I2); slot-publish makes the
+        // producer's write visible, and the producer will not overwrite it
+        // until we clear `occupied` below (I3).
+        let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
+        // Release [slot-release]: our read above happens-before the
+        // producer's next write to this slot (its Acquire flag load).
+        slot.occupied.store(false, Ordering::Release);
+        Some(value)
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        // Relaxed [exclusive]: `&mut self` means no other thread is left.
+        let (head, tail) = unpack(self.head_tail.load(Ordering::Relaxed));
+        let live = (0..head.wrapping_sub(tail)).map(|i| tail.wrapping_add(i));
+        for_each_despite_panics(live, |index| {
+            // SAFETY: indices in [tail, head) hold initialized values (I1)
+            // and each is visited once.
+            self.slot(index)
+                .value
+                .with_mut(|p| unsafe { (*p).assume_init_drop() });
+        });
+    }
+}
+
+/// A fixed-size ring of values: one producer (this handle) pushes and pops at
+/// the head, any number of [`DequeueStealer`]s pop at the tail
+/// (Go: `poolDequeue`).
+///
+/// Values are stored inline in the ring. Dropping the last handle drops every
+/// value still inside, exactly once.
+///
+/// # Synchronization
+///
+/// A `push_head(x)` happens-before the `pop_head` or `pop_tail` that returns `x`.
+///
+/// # Examples
+///
+/// ```
+/// use victim_pool::PoolDequeue;
+///
+/// let dequeue = PoolDequeue::new(4);
+/// let stealer = dequeue.stealer();
+/// for i in 0..4 {
+///     dequeue.push_head(i).unwrap();
+/// }
+/// assert_eq!(dequeue.push_head(4), Err(4)); // full
+/// assert_eq!(dequeue.pop_head(), Some(3)); // newest first
+/// let thief = std::thread::spawn(move || stealer.pop_tail());
+/// assert_eq!(thief.join().unwrap(), Some(0)); // oldest first
+/// ```
+///
+/// The producer handle is `Send` but not `Sync`: only one thread pushes.
+///
+/// ```compile_fail
+/// fn is_sync<T: Sync>() {}
+/// is_sync::<victim_pool::PoolDequeue<u32>>();
+/// ```
+pub struct PoolDequeue<T> {
+    ring: Arc<Ring<T>>,
+    /// Makes the handle `!Sync`: it is the single producer.
+    _producer: PhantomData<Cell<()>>,
+}
+
+/// A handle that pops the oldest values of a [`PoolDequeue`] from any thread.
+///
+/// Clone it once per consumer thread, or share it: it is `Send + Sync`.
+pub struct DequeueStealer<T> {
+    ring: Arc<Ring<T>>,
+}
+
+impl<T> PoolDequeue<T> {
+    /// Creates an empty dequeue of `capacity` slots.
+    ///
+    /// # Panics
+    ///
+    /// Panics unless `capacity` is a power of two between 1 and 2^30
+    /// ([`MAX_CAPACITY`]).
+    ///
+    /// ```should_panic
+    /// # use victim_pool::PoolDequeue;
+    /// let _ = PoolDequeue::<u8>::new(12); // not a power of two
+    /// ```
+    pub fn new(capacity: usize) -> Self {
+        Self::with_start_index(capacity, 0)
+    }
+
+    /// Creates an empty dequeue whose head and tail indices both start at
+    /// `start` rather than 0.
+    ///
+    /// Behaviour is the same for any start; this exists so tests can reach the
+    /// 32-bit index wraparound quickly (Go's own test starts at 2^32 - 500).
+    ///
+    /// # Panics
+    ///
+    /// As for [`PoolDequeue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use victim_pool::PoolDequeue;
+    /// let dequeue = PoolDequeue::with_start_index(2, u32::MAX);
+    /// for i in 0..10 {
+    ///     dequeue.push_head(i).unwrap(); // the head index wraps to 0 here
+    ///     assert_eq!(dequeue.stealer().pop_tail(), Some(i));
+    /// }
+    /// ```
+    pub fn with_start_index(capacity: usize, start: u32) -> Self {
+        check_capacity("PoolDequeue", capacity);
+        PoolDequeue {
+            ring: Arc::new(Ring::new(capacity, start)),
+            _producer: PhantomData,
+        }
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// The number of values at this instant; stale as soon as it returns
+    /// when stealers run concurrently.
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds `value` as the newest value.
+    ///
+    /// Returns `Err(value)` when all slots are in use, including a slot whose
+    /// value a stealer has claimed but not yet finished moving out.
+    pub fn push_head(&self, value: T) -> Result<(), T> {
+        // SAFETY: this handle is the only producer, and it is `!Sync`, so
+        // calls through it are ordered by happens-before.
+        unsafe { self.ring.push_head(value) }
+    }
+
+    /// Removes the newest value.
+    pub fn pop_head(&self) -> Option<T> {
+        // SAFETY: as in `push_head`.
+        unsafe { self.ring.pop_head() }
+    }
+
+    /// A new handle for popping the oldest values from other threads.
+    pub fn stealer(&self) -> DequeueStealer<T> {
+        DequeueStealer {
+            ring: Arc::clone(&self.ring),
+        }
+    }
+}
+
+impl<T> DequeueStealer<T> {
+    /// Removes the oldest value, or returns `None` if the dequeue was empty.
+    pub fn pop_tail(&self) -> Option<T> {
+        self.ring.pop_tail()
+    }
+
+    /// The number of values at this instant.
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Clone for DequeueStealer<T> {
+    fn clone(&self) -> Self {
+        DequeueStealer {
+            ring: Arc::clone(&self.ring),
+        }
+    }
+}
+
+impl<T> fmt::Debug for PoolDequeue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolDequeue")
+            .field("capacity", &self.capacity())
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for DequeueStealer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DequeueStealer")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn pack_then_unpack_gives_back_both_indices(head: u32, tail: u32) {
+            prop_assert_eq!(unpack(pack(head, tail)), (head, tail));
+        }
+
+        #[test]
+        fn adding_one_head_leaves_tail_alone_and_wraps_head(head: u32, tail: u32) {
+            let word = pack(head, tail).wrapping_add(ONE_HEAD);
+            prop_assert_eq!(unpack(word), (head.wrapping_add(1), tail));
+        }
+    }
+
+    #[test]
+    fn capacity_one_holds_one_value() {
+        let dequeue = PoolDequeue::new(1);
+        assert_eq!(dequeue.push_head('a'), Ok(()));
+        assert_eq!(dequeue.push_head('b'), Err('b'));
+        assert_eq!(dequeue.stealer().pop_tail(), Some('a'));
+        assert_eq!(dequeue.push_head('b'), Ok(()));
+        assert_eq!(dequeue.pop_head(), Some('b'));
+        assert_eq!(dequeue.pop_head(), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "power of two between 1 and 2^30, got 0")]
+    fn zero_capacity_is_rejected_with_the_rule() {
+        let _ = PoolDequeue::<u8>::new(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "got 2147483648")]
+    fn capacity_above_two_to_the_thirty_is_rejected() {
+        let _ = PoolDequeue::<()>::new(1 << 31);
+    }
+
+    #[test]
+    fn zero_sized_values_are_counted_like_any_other() {
+        let dequeue = PoolDequeue::with_start_index(4, u32::MAX - 1);
+        for _ in 0..4 {
+            dequeue.push_head(()).unwrap();
+        }
+        assert_eq!(dequeue.push_head(()), Err(()));
+        assert_eq!(dequeue.len(), 4);
+        assert_eq!(dequeue.stealer().pop_tail(), Some(()));
+        assert_eq!(dequeue.len(), 3);
+    }
+}

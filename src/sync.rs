@@ -1,0 +1,129 @@
+//! The facade: the only module that names std's atomics, loom, `UnsafeCell`
+//! and crossbeam-epoch.
+//!
+//! Under `--cfg loom` every type here is loom's model type, so a loom test
+//! checks the real algorithm, including the slot-ownership protocol of every
+//! `UnsafeCell`. In a normal build the same names are std's, and `UnsafeCell`
+//! is a zero-cost newtype that offers loom's closure-based access.
+
+#[cfg(all(loom, not(crossbeam_loom)))]
+compile_error!(
+    "victim-pool: `--cfg loom` needs `--cfg crossbeam_loom` as well; without it \
+     crossbeam-epoch is not modelled and loom explores almost nothing. Build with \
+     RUSTFLAGS=\"--cfg loom --cfg crossbeam_loom\"."
+);
+
+pub(crate) use crossbeam_utils::CachePadded;
+
+/// Epoch-based reclamation, as modelled by loom under `--cfg crossbeam_loom`.
+pub(crate) mod epoch {
+    pub(crate) use crossbeam_epoch::{pin, Guard};
+
+    /// Frees `ptr` (a `Box` turned into a raw pointer) once no thread that
+    /// is pinned now can still be reading it.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `Box::into_raw`, is no longer reachable from any shared
+    /// location for threads that pin after this call, and is retired once.
+    pub(crate) unsafe fn defer_free<T>(guard: &Guard, ptr: *mut T) {
+        struct SendPtr<T>(*mut T);
+        // SAFETY: the pointer is only dereferenced by the deferred function,
+        // which runs once, after every thread that could hold it has unpinned.
+        unsafe impl<T> Send for SendPtr<T> {}
+        let ptr = SendPtr(ptr);
+        // SAFETY: the caller guarantees `ptr` is unreachable for new readers
+        // and retired once; the epoch delays the free past current readers.
+        // The value is only deallocated (links are empty when retired), so
+        // running after `T`'s lifetime would be sound too, as in crossbeam-deque.
+        unsafe {
+            guard.defer_unchecked(move || {
+                let ptr = ptr;
+                drop(Box::from_raw(ptr.0));
+            });
+        }
+        // Small models never fill a bag of garbage: flush so loom exercises
+        // the free itself, not only the deferral.
+        #[cfg(loom)]
+        guard.flush();
+    }
+}
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use std::thread_local;
+
+    /// `std::cell::UnsafeCell` with loom's closure-based access, so the same
+    /// code compiles against both.
+    #[derive(Debug)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Gives `f` a shared pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Gives `f` a unique pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use loom::thread_local;
+}
+
+pub(crate) use imp::*;
+pub(crate) use std::sync::atomic::Ordering;
+
+/// Declares a process-wide `Mutex<$ty>`: a plain `static` normally, a loom
+/// `lazy_static` (reset for every explored execution) under loom.
+macro_rules! global_mutex {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(not(loom))]
+        $(#[$attr])*
+        static $name: ::std::sync::Mutex<$ty> = ::std::sync::Mutex::new($init);
+        #[cfg(loom)]
+        ::loom::lazy_static! {
+            $(#[$attr])*
+            static ref $name: ::loom::sync::Mutex<$ty> = ::loom::sync::Mutex::new($init);
+        }
+    };
+}
+pub(crate) use global_mutex;
+
+/// Writes `const fn` normally and plain `fn` under loom, whose types have no
+/// const constructors (so `static POOL: Pool<_> = Pool::new(..)` works for
+/// users while loom still models every field).
+macro_rules! const_fn_unless_loom {
+    ($(#[$attr:meta])* $vis:vis const fn $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$attr])*
+        $vis const fn $($rest)*
+        #[cfg(loom)]
+        $(#[$attr])*
+        $vis fn $($rest)*
+    };
+}
+pub(crate) use const_fn_unless_loom;
+
+/// Takes a poisoned lock anyway: every structure guarded by a mutex in this
+/// crate is left consistent before any user code can panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

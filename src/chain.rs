@@ -37,10 +37,37 @@ struct Link<T> {
     /// The chain's count of allocated slots, shared so that a link freed by
     /// the epoch after the chain is gone can still subtract itself.
     allocated_slots: Arc<AtomicUsize>,
+    freed: epoch::FreedCheck,
+}
+
+impl<T> epoch::Retire for Link<T> {
+    fn freed_check(&self) -> &epoch::FreedCheck {
+        &self.freed
+    }
+}
+
+/// Dereferences a link pointer read from the chain, checking (under loom)
+/// that the epoch has not freed it.
+///
+/// # Safety
+///
+/// `link` is non-null and was read from `tail`, `next` or `prev` while the
+/// caller was pinned (or is the head link, which is never retired), and the
+/// result is not used after that pin ends.
+#[inline(always)]
+unsafe fn deref<'a, T>(link: *mut Link<T>) -> &'a Link<T> {
+    // SAFETY: forwarded from the caller.
+    let link = unsafe { &*link };
+    link.freed.assert_live();
+    link
 }
 
 impl<T> Link<T> {
-    fn boxed(capacity: usize, prev: *mut Link<T>, allocated_slots: &Arc<AtomicUsize>) -> *mut Link<T> {
+    fn boxed(
+        capacity: usize,
+        prev: *mut Link<T>,
+        allocated_slots: &Arc<AtomicUsize>,
+    ) -> *mut Link<T> {
         // Relaxed [slot-count]: a statistic; no memory is published by it.
         allocated_slots.fetch_add(capacity, Ordering::Relaxed);
         Box::into_raw(Box::new(Link {
@@ -48,6 +75,7 @@ impl<T> Link<T> {
             next: AtomicPtr::new(ptr::null_mut()),
             prev: AtomicPtr::new(prev),
             allocated_slots: Arc::clone(allocated_slots),
+            freed: epoch::FreedCheck::default(),
         }))
     }
 }
@@ -123,31 +151,20 @@ impl<T> RawChain<T> {
     pub(crate) unsafe fn push_head(&self, value: T) {
         // SAFETY: the producer alone touches `head` (I1).
         let head = self.head.with(|p| unsafe { *p });
-        let capacity = if head.is_null() {
-            self.first_capacity
+        let (value, capacity) = if head.is_null() {
+            (value, self.first_capacity)
         } else {
-            // SAFETY: the head link is never freed while it is the head (I1);
-            // we are its producer.
-            let value = match unsafe { (*head).ring.push_head(value) } {
+            // SAFETY: the head link is never retired while it is the head (I1).
+            let head = unsafe { deref(head) };
+            // SAFETY: we are the producer of every link's ring.
+            match unsafe { head.ring.push_head(value) } {
                 Ok(()) => return,
-                Err(value) => value,
-            };
-            // SAFETY: as above.
-            let capacity = (unsafe { (*head).ring.capacity() } * 2).min(MAX_CAPACITY);
-            return unsafe { self.push_into_new_link(head, capacity, value) };
+                Err(value) => (value, (head.ring.capacity() * 2).min(MAX_CAPACITY)),
+            }
         };
-        // SAFETY: forwarded from our caller.
-        unsafe { self.push_into_new_link(head, capacity, value) }
-    }
-
-    /// # Safety
-    ///
-    /// As for `push_head`; `head` is the current head link or null.
-    unsafe fn push_into_new_link(&self, head: *mut Link<T>, capacity: usize, value: T) {
         let link = Link::boxed(capacity, head, &self.allocated_slots);
-        // SAFETY: the link is new and unpublished, so we are its only user;
-        // a fresh ring of capacity >= 1 always accepts one value.
-        if unsafe { (*link).ring.push_head(value) }.is_err() {
+        // SAFETY: the link is new and unpublished, so we are its only user.
+        if unsafe { deref(link).ring.push_head(value) }.is_err() {
             unreachable!("a new ring accepts its first value");
         }
         if head.is_null() {
@@ -158,7 +175,7 @@ impl<T> RawChain<T> {
             // Release [link-next]: the new link, and every push into the old
             // one, happen-before the stealer that sees `next` set (I3).
             // SAFETY: `head` is still the head link, alive by I1.
-            unsafe { (*head).next.store(link, Ordering::Release) };
+            unsafe { deref(head) }.next.store(link, Ordering::Release);
         }
         // SAFETY: the producer alone touches `head` (I1).
         self.head.with_mut(|p| unsafe { *p = link });
@@ -176,34 +193,35 @@ impl<T> RawChain<T> {
         if head.is_null() {
             return None;
         }
-        // SAFETY: the head link is alive (I1) and we are its producer.
-        if let Some(value) = unsafe { (*head).ring.pop_head() } {
+        // SAFETY: the head link is never retired while it is the head (I1).
+        let head = unsafe { deref(head) };
+        // SAFETY: we are the producer of every link's ring.
+        if let Some(value) = unsafe { head.ring.pop_head() } {
             return Some(value);
         }
         // Relaxed [prev-walk]: a null check only; the pointer is loaded
         // again below, under a pin, before it is followed.
-        // SAFETY: the head link is alive (I1).
-        if unsafe { (*head).prev.load(Ordering::Relaxed) }.is_null() {
+        if head.prev.load(Ordering::Relaxed).is_null() {
             return None;
         }
-        let guard = epoch::pin();
-        // SAFETY: the head link is alive (I1).
-        let mut link = unsafe { (*head).prev.load(Ordering::Relaxed) };
+        let _guard = epoch::pin();
+        // Relaxed [prev-walk]: the links reached were all created by this
+        // producer (their contents are its own writes); the pin, not this
+        // load, keeps them alive.
+        let mut link = head.prev.load(Ordering::Relaxed);
         while !link.is_null() {
             // SAFETY: `link` was loaded from `prev` while pinned, so a
             // stealer that unlinks it retires it after this pin (I4, I5)
-            // and the epoch keeps it alive until `guard` drops. Older links
-            // are only popped, never pushed, so the producer may pop them.
-            if let Some(value) = unsafe { (*link).ring.pop_head() } {
+            // and the epoch keeps it alive until `_guard` drops.
+            let older = unsafe { deref(link) };
+            // SAFETY: older links are only popped, never pushed, and we are
+            // the producer of their rings.
+            if let Some(value) = unsafe { older.ring.pop_head() } {
                 return Some(value);
             }
-            // Relaxed [prev-walk]: the links reached were all created by this
-            // producer (their contents are its own writes); the pin, not this
-            // load, keeps them alive.
-            // SAFETY: as above.
-            link = unsafe { (*link).prev.load(Ordering::Relaxed) };
+            // Relaxed [prev-walk]: as above.
+            link = older.prev.load(Ordering::Relaxed);
         }
-        drop(guard);
         None
     }
 
@@ -217,7 +235,7 @@ impl<T> RawChain<T> {
             // SAFETY: `link` was read from `tail` or `next` while `guard` is
             // pinned; it is retired only after becoming unreachable (I5), so
             // it outlives the guard.
-            let current = unsafe { &*link };
+            let current = unsafe { deref(link) };
             // Acquire [link-next]: pairs with the producer's Release store.
             // Loaded *before* the pop: if `next` is set now, every push into
             // this link happened before, so an empty pop is final (I3).
@@ -239,7 +257,9 @@ impl<T> RawChain<T> {
                 // Relaxed [prev-clear]: publishes nothing; the producer only
                 // stops walking sooner once it sees null (I4).
                 // SAFETY: `next` was read under the pin, so it is alive.
-                unsafe { (*next).prev.store(ptr::null_mut(), Ordering::Relaxed) };
+                unsafe { deref(next) }
+                    .prev
+                    .store(ptr::null_mut(), Ordering::Relaxed);
                 // SAFETY: the link is unreachable from `tail` (our CAS) and
                 // from `next.prev` (cleared above); only this CAS winner
                 // retires it (I5). It came from `Box::into_raw`.
@@ -258,7 +278,7 @@ impl<T> RawChain<T> {
         let mut link = self.tail.load(Ordering::Acquire);
         while !link.is_null() {
             // SAFETY: as in `pop_tail`: read under the pin.
-            let current = unsafe { &*link };
+            let current = unsafe { deref(link) };
             total += current.ring.len();
             // Acquire [link-next]: as in `pop_tail`.
             link = current.next.load(Ordering::Acquire);
@@ -434,7 +454,9 @@ impl<T> Clone for ChainStealer<T> {
 
 impl<T> fmt::Debug for PoolChain<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolChain").field("len", &self.len()).finish()
+        f.debug_struct("PoolChain")
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -454,7 +476,11 @@ mod tests {
     fn draining_a_million_values_from_the_tail_leaves_a_bounded_number_of_slots() {
         let chain = PoolChain::new();
         let stealer = chain.stealer();
-        let n = if cfg!(debug_assertions) { 100_000 } else { 1_000_000 };
+        let n = if cfg!(debug_assertions) {
+            100_000
+        } else {
+            1_000_000
+        };
         for i in 0..n {
             chain.push_head(i);
         }

@@ -19,6 +19,38 @@ pub(crate) use crossbeam_utils::CachePadded;
 pub(crate) mod epoch {
     pub(crate) use crossbeam_epoch::{pin, Guard};
 
+    /// A heap block that is retired through the epoch and can tell whether
+    /// it has been freed (see [`FreedCheck`]).
+    pub(crate) trait Retire {
+        fn freed_check(&self) -> &FreedCheck;
+    }
+
+    /// Makes a use-after-free of a retired block a loud test failure.
+    ///
+    /// Under loom, the epoch's free drops the block's contents but keeps its
+    /// memory and sets this flag, so a later access panics with a message
+    /// (loom would otherwise crash on the freed memory, or miss it). In normal
+    /// builds it is empty and the check compiles to nothing.
+    #[derive(Debug, Default)]
+    pub(crate) struct FreedCheck {
+        // A std atomic on purpose: loom runs its threads one at a time on one
+        // OS thread, and this flag is bookkeeping, not part of the model.
+        #[cfg(loom)]
+        freed: std::sync::atomic::AtomicBool,
+    }
+
+    impl FreedCheck {
+        /// Panics if the block holding this check has been freed.
+        #[inline(always)]
+        pub(crate) fn assert_live(&self) {
+            #[cfg(loom)]
+            assert!(
+                !self.freed.load(std::sync::atomic::Ordering::SeqCst),
+                "a block freed by the epoch was accessed again (use after free)"
+            );
+        }
+    }
+
     /// Frees `ptr` (a `Box` turned into a raw pointer) once no thread that
     /// is pinned now can still be reading it.
     ///
@@ -26,7 +58,7 @@ pub(crate) mod epoch {
     ///
     /// `ptr` came from `Box::into_raw`, is no longer reachable from any shared
     /// location for threads that pin after this call, and is retired once.
-    pub(crate) unsafe fn defer_free<T>(guard: &Guard, ptr: *mut T) {
+    pub(crate) unsafe fn defer_free<T: Retire>(guard: &Guard, ptr: *mut T) {
         struct SendPtr<T>(*mut T);
         // SAFETY: the pointer is only dereferenced by the deferred function,
         // which runs once, after every thread that could hold it has unpinned.
@@ -34,18 +66,43 @@ pub(crate) mod epoch {
         let ptr = SendPtr(ptr);
         // SAFETY: the caller guarantees `ptr` is unreachable for new readers
         // and retired once; the epoch delays the free past current readers.
-        // The value is only deallocated (links are empty when retired), so
-        // running after `T`'s lifetime would be sound too, as in crossbeam-deque.
+        // Retired blocks hold no values (links are empty when retired), so
+        // running after `T`'s lifetime ends is sound, as in crossbeam-deque.
         unsafe {
             guard.defer_unchecked(move || {
                 let ptr = ptr;
-                drop(Box::from_raw(ptr.0));
+                free(ptr.0);
             });
         }
         // Small models never fill a bag of garbage: flush so loom exercises
         // the free itself, not only the deferral.
         #[cfg(loom)]
         guard.flush();
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` came from `Box::into_raw` and nobody can reach it any more.
+    #[cfg(not(loom))]
+    unsafe fn free<T: Retire>(ptr: *mut T) {
+        // SAFETY: forwarded from the caller.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+
+    /// # Safety
+    ///
+    /// As above. The memory is kept (leaked) so that the flag stays readable.
+    #[cfg(loom)]
+    unsafe fn free<T: Retire>(ptr: *mut T) {
+        // SAFETY: forwarded from the caller; the contents are dropped once and
+        // the memory is never reused, so reading `freed` later is defined.
+        unsafe {
+            std::ptr::drop_in_place(ptr);
+            (*ptr)
+                .freed_check()
+                .freed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
 
@@ -125,5 +182,7 @@ pub(crate) use const_fn_unless_loom;
 /// Takes a poisoned lock anyway: every structure guarded by a mutex in this
 /// crate is left consistent before any user code can panic.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

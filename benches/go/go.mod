@@ -1,0 +1,3 @@
+module victimpool/benches/go
+
+go 1.19

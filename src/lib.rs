@@ -3,8 +3,10 @@
 
 mod chain;
 mod dequeue;
+mod pool;
 mod sync;
 mod unwind;
 
 pub use chain::{ChainStealer, PoolChain, DEFAULT_FIRST_CAPACITY};
 pub use dequeue::{DequeueStealer, PoolDequeue, MAX_CAPACITY};
+pub use pool::{Pool, PoolGuard};

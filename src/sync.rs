@@ -22,6 +22,8 @@ pub(crate) mod epoch {
     /// A heap block that is retired through the epoch and can tell whether
     /// it has been freed (see [`FreedCheck`]).
     pub(crate) trait Retire {
+        // Read only by loom's simulated free.
+        #[cfg_attr(not(loom), allow(dead_code))]
         fn freed_check(&self) -> &FreedCheck;
     }
 
@@ -108,7 +110,7 @@ pub(crate) mod epoch {
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
     pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
     pub(crate) use std::thread_local;
 
@@ -140,7 +142,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
     pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
     pub(crate) use loom::thread_local;
 }
@@ -178,6 +180,19 @@ macro_rules! const_fn_unless_loom {
     };
 }
 pub(crate) use const_fn_unless_loom;
+
+/// An array of null atomic pointers, in a `const` context where the
+/// platform allows it.
+#[cfg(not(loom))]
+pub(crate) const fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; N]
+}
+
+/// An array of null atomic pointers (loom's have no const constructor).
+#[cfg(loom)]
+pub(crate) fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {
+    std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut()))
+}
 
 /// Takes a poisoned lock anyway: every structure guarded by a mutex in this
 /// crate is left consistent before any user code can panic.

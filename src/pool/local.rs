@@ -1,0 +1,162 @@
+//! One thread's share of a pool (Go: `poolLocal`).
+
+use crate::chain::RawChain;
+use crate::sync::{epoch, UnsafeCell};
+
+/// How many cleanups a pooled value has lived through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Age {
+    /// Put since the last cleanup: served by the private and own-chain tiers
+    /// and stolen by other threads.
+    Primary,
+    /// Put before the last cleanup: served by the victim tier.
+    Victim,
+    /// Put before the last two cleanups: dropped when next seen.
+    Expired,
+}
+
+impl Age {
+    /// The age of a value put at `stamp` when the pool is at `generation`.
+    pub(crate) fn of(stamp: usize, generation: usize) -> Age {
+        match generation.wrapping_sub(stamp) {
+            0 => Age::Primary,
+            1 => Age::Victim,
+            _ => Age::Expired,
+        }
+    }
+}
+
+/// The chain that holds values put at `generation`: the two chains of a
+/// local alternate between primary and victim at every cleanup.
+pub(crate) fn half(generation: usize) -> usize {
+    generation & 1
+}
+
+struct Private<T> {
+    value: T,
+    /// The pool generation the value was put in.
+    stamp: usize,
+}
+
+/// A value the caller must drop once it holds no borrow of the pool (its
+/// `Drop` may call back into the pool).
+pub(crate) type Expired<T> = Option<T>;
+
+/// One thread's private slot and chains.
+///
+/// # Invariants
+///
+/// - L1: `private` is read and written only by the owner of this local's
+///   thread index, or by a cleanup that holds the thread registry's lock
+///   while no thread owns that index (`thread_index` R3).
+/// - L2: the owner is the single producer of both chains; any thread pops
+///   their tails.
+/// - L3: `chains[half(g)]` receives values put at generation `g`. A cleanup
+///   moving the pool from `g` to `g + 1` first drains `chains[half(g + 1)]`,
+///   so values age from primary to victim to dropped.
+pub(crate) struct Local<T> {
+    private: UnsafeCell<Option<Private<T>>>,
+    chains: [RawChain<T>; 2],
+}
+
+impl<T> Local<T> {
+    pub(crate) fn new(first_capacity: usize) -> Self {
+        Local {
+            private: UnsafeCell::new(None),
+            chains: [RawChain::new(first_capacity), RawChain::new(first_capacity)],
+        }
+    }
+
+    /// Returns `value` to this local: into the private slot if it is free,
+    /// else onto the primary chain (Go's Put order).
+    ///
+    /// A victim-aged private value moves to the victim chain to make room; an
+    /// expired one is handed back for the caller to drop.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L1, L2).
+    pub(crate) unsafe fn put(&self, value: T, generation: usize) -> Expired<T> {
+        enum Spill<T> {
+            Nothing,
+            Push(T, usize),
+            Expired(T),
+        }
+        let fresh = Private {
+            value,
+            stamp: generation,
+        };
+        // SAFETY: L1; the closure moves values only and calls no user code.
+        let spill = self.private.with_mut(|slot| unsafe {
+            let Some(old) = (*slot).take() else {
+                *slot = Some(fresh);
+                return Spill::Nothing;
+            };
+            match Age::of(old.stamp, generation) {
+                Age::Primary => {
+                    *slot = Some(old);
+                    Spill::Push(fresh.value, half(generation))
+                }
+                Age::Victim => {
+                    *slot = Some(fresh);
+                    Spill::Push(old.value, half(old.stamp))
+                }
+                Age::Expired => {
+                    *slot = Some(fresh);
+                    Spill::Expired(old.value)
+                }
+            }
+        });
+        match spill {
+            Spill::Nothing => None,
+            Spill::Push(value, half) => {
+                // SAFETY: L2: the owner is the chains' producer.
+                unsafe { self.chains[half].push_head(value) };
+                None
+            }
+            Spill::Expired(value) => Some(value),
+        }
+    }
+
+    /// Takes the private value if it has age `wanted`; an expired private
+    /// value is removed and returned second, for the caller to drop.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L1).
+    pub(crate) unsafe fn take_private(
+        &self,
+        generation: usize,
+        wanted: Age,
+    ) -> (Option<T>, Expired<T>) {
+        // SAFETY: L1; the closure moves values only.
+        self.private.with_mut(|slot| unsafe {
+            let age = match &*slot {
+                None => return (None, None),
+                Some(private) => Age::of(private.stamp, generation),
+            };
+            if age == wanted {
+                ((*slot).take().map(|p| p.value), None)
+            } else if age == Age::Expired {
+                (None, (*slot).take().map(|p| p.value))
+            } else {
+                (None, None)
+            }
+        })
+    }
+
+    /// Pops the newest primary value of the own chain (Go: `shared.popHead`).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L2).
+    pub(crate) unsafe fn pop_own(&self, generation: usize) -> Option<T> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.chains[half(generation)].pop_head() }
+    }
+
+    /// Steals the oldest value of the chain for `generation`.
+    pub(crate) fn steal(&self, generation: usize, guard: &epoch::Guard) -> Option<T> {
+        self.chains[half(generation)].pop_tail(guard)
+    }
+}

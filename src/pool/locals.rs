@@ -1,0 +1,208 @@
+//! A pool's locals, indexed by thread index, in buckets that never move.
+//!
+//! ```text
+//!   bucket:   0     1         2                   3
+//!   holds:  [ 0 ] [ 1  2 ] [ 3  4  5  6 ] [ 7 ... 14 ]   ... bucket b holds 2^b
+//! ```
+//!
+//! A bucket is allocated the first time a thread whose index falls in it
+//! uses the pool, and freed only with the pool, so a `&Local` stays valid
+//! for as long as the pool is borrowed: the owner's fast path needs no pin
+//! and no lock, and growth never moves or loses a value (unlike Go, whose
+//! per-P array is reallocated, dropping its contents, when GOMAXPROCS changes).
+
+use super::local::Local;
+use crate::sync::{
+    const_fn_unless_loom, null_ptr_array, AtomicPtr, AtomicUsize, CachePadded, Ordering,
+};
+use std::fmt;
+use std::ptr;
+
+const BUCKETS: usize = usize::BITS as usize;
+
+type Padded<T> = CachePadded<Local<T>>;
+
+/// Bucket and offset of `index`.
+fn locate(index: usize) -> (usize, usize) {
+    let position = index + 1;
+    let bucket = (usize::BITS - 1 - position.leading_zeros()) as usize;
+    (bucket, position - (1 << bucket))
+}
+
+/// # Invariants
+///
+/// - B1: `buckets[b]` is null or points to `2^b` initialized locals; it goes
+///   from null to non-null once (by CAS) and is freed only by `Drop`.
+/// - B2: `used_buckets` is at least one more than the largest `b` whose
+///   bucket is non-null (it is raised before the bucket is published).
+pub(crate) struct Locals<T> {
+    buckets: [AtomicPtr<Padded<T>>; BUCKETS],
+    used_buckets: AtomicUsize,
+}
+
+// SAFETY: locals are shared between threads exactly as their contents allow:
+// `Local<T>` guards its private slot by ownership of a thread index and its
+// chains are `Send + Sync` for `T: Send`.
+unsafe impl<T: Send> Send for Locals<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for Locals<T> {}
+
+impl<T> Locals<T> {
+    const_fn_unless_loom! {
+        pub(crate) const fn new() -> Self {
+            Locals {
+                buckets: null_ptr_array(),
+                used_buckets: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    /// The local of thread `index`, allocating its bucket on first use.
+    #[inline]
+    pub(crate) fn get_or_create(&self, index: usize, first_capacity: usize) -> &Local<T> {
+        let (bucket, offset) = locate(index);
+        // Acquire [bucket-publish]: pairs with the Release CAS in `allocate`,
+        // so the locals' construction is visible before we use them.
+        let mut locals = self.buckets[bucket].load(Ordering::Acquire);
+        if locals.is_null() {
+            locals = self.allocate(bucket, first_capacity);
+        }
+        // SAFETY: B1: a non-null bucket holds 2^bucket locals, `offset` is
+        // below that, and buckets live as long as `self`.
+        unsafe { &*locals.add(offset) }
+    }
+
+    #[cold]
+    fn allocate(&self, bucket: usize, first_capacity: usize) -> *mut Padded<T> {
+        let fresh: Box<[Padded<T>]> = (0..1usize << bucket)
+            .map(|_| CachePadded::new(Local::new(first_capacity)))
+            .collect();
+        let fresh = Box::into_raw(fresh).cast::<Padded<T>>();
+        // Relaxed [used-buckets]: only bounds iteration; the bucket itself
+        // is published by the CAS below, which comes later in this thread
+        // and so is seen after this raise by any Acquire reader of it (B2).
+        self.used_buckets.fetch_max(bucket + 1, Ordering::Relaxed);
+        // Release [bucket-publish]: the locals built above happen-before any
+        // thread that loads this pointer. Acquire on failure: the winner's
+        // locals become visible to us in the same way.
+        match self.buckets[bucket].compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::Release,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` was never published; it came from a boxed
+                // slice of exactly this length.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, 1 << bucket)) });
+                winner
+            }
+        }
+    }
+
+    /// Every allocated local with its thread index, in index order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &Local<T>)> + '_ {
+        // Relaxed [used-buckets]: see `allocate`; a bucket published after
+        // this load is simply not visited, as if its thread came later.
+        let used = self.used_buckets.load(Ordering::Relaxed);
+        (0..used).flat_map(move |bucket| {
+            // Acquire [bucket-publish]: as in `get_or_create`.
+            let locals = self.buckets[bucket].load(Ordering::Acquire);
+            let slice: &[Padded<T>] = if locals.is_null() {
+                &[]
+            } else {
+                // SAFETY: B1, as in `get_or_create`.
+                unsafe { std::slice::from_raw_parts(locals, 1 << bucket) }
+            };
+            let base = (1usize << bucket) - 1;
+            slice
+                .iter()
+                .enumerate()
+                .map(move |(offset, local)| (base + offset, &**local))
+        })
+    }
+
+    /// Every allocated local except `own`'s, starting after `own` and
+    /// wrapping around (Go's steal order from pid+1).
+    pub(crate) fn others_after(&self, own: Option<usize>) -> impl Iterator<Item = &Local<T>> + '_ {
+        let own_index = own.unwrap_or(usize::MAX);
+        let after = self
+            .iter()
+            .filter(move |&(index, _)| own.map_or(true, |own| index > own));
+        let before = self
+            .iter()
+            .filter(move |&(index, _)| index < own_index && own.is_some());
+        after.chain(before).map(|(_, local)| local)
+    }
+
+    /// Every allocated local, starting at `own` and wrapping around (Go's
+    /// victim order).
+    pub(crate) fn all_from(&self, own: Option<usize>) -> impl Iterator<Item = &Local<T>> + '_ {
+        let start = own.unwrap_or(0);
+        let from = self.iter().filter(move |&(index, _)| index >= start);
+        let before = self.iter().filter(move |&(index, _)| index < start);
+        from.chain(before).map(|(_, local)| local)
+    }
+}
+
+impl<T> Drop for Locals<T> {
+    fn drop(&mut self) {
+        for (bucket, locals) in self.buckets.iter().enumerate() {
+            // Relaxed [exclusive]: `&mut self`; no other thread is left.
+            let locals = locals.load(Ordering::Relaxed);
+            if !locals.is_null() {
+                // SAFETY: B1: allocated in `allocate` as a boxed slice of this
+                // length and freed only here. Slice drop glue keeps dropping
+                // the other locals if one value's `Drop` panics.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(locals, 1 << bucket)) });
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Locals<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Locals")
+            .field("allocated", &self.iter().count())
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_map_to_consecutive_bucket_slots() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(1), (1, 0));
+        assert_eq!(locate(2), (1, 1));
+        assert_eq!(locate(3), (2, 0));
+        assert_eq!(locate(6), (2, 3));
+        assert_eq!(locate(7), (3, 0));
+        assert_eq!(
+            locate(usize::MAX - 1),
+            (BUCKETS - 1, (1 << (BUCKETS - 1)) - 1)
+        );
+    }
+
+    #[test]
+    fn iteration_visits_each_allocated_local_once_in_index_order() {
+        let locals = Locals::<u8>::new();
+        locals.get_or_create(5, 1);
+        locals.get_or_create(0, 1);
+        let indices: Vec<usize> = locals.iter().map(|(index, _)| index).collect();
+        assert_eq!(indices, [0, 3, 4, 5, 6]);
+        let after_four: Vec<*const Local<u8>> = locals
+            .others_after(Some(4))
+            .map(|l| l as *const _)
+            .collect();
+        let expected: Vec<*const Local<u8>> = [5, 6, 0, 3]
+            .iter()
+            .map(|&i| locals.get_or_create(i, 1) as *const _)
+            .collect();
+        assert_eq!(after_four, expected);
+        assert_eq!(locals.all_from(Some(4)).count(), 5);
+    }
+}

@@ -1,0 +1,326 @@
+//! `Pool`: Go's `sync.Pool` with threads in place of Ps and an explicit
+//! cleanup in place of the garbage collector.
+
+mod guard;
+mod local;
+mod locals;
+mod thread_index;
+
+pub use guard::PoolGuard;
+
+use crate::chain::DEFAULT_FIRST_CAPACITY;
+use crate::dequeue::check_capacity;
+use crate::sync::{const_fn_unless_loom, epoch, lock, AtomicUsize, Mutex, Ordering};
+use local::{half, Age, Local};
+use locals::Locals;
+use std::fmt;
+
+/// A set of interchangeable values that threads take and give back, so that
+/// hot paths reuse values instead of allocating them (Go: `sync.Pool`).
+///
+/// Each thread that uses the pool gets a local: a private slot for one value
+/// and a lock-free chain for more. [`put`](Pool::put) fills the private slot,
+/// then the chain. [`take`](Pool::take) and [`get`](Pool::get) look, in
+/// order, in the private slot, the own chain, other threads' chains (oldest
+/// first), the victim cache, and only then call the create function.
+///
+/// Values are not kept forever: every [`cleanup`](Pool::cleanup) moves what
+/// the pool holds into the victim cache and drops what was already there,
+/// so a value nobody takes is dropped by the second cleanup after it was put.
+/// Any value in the pool may be dropped at any time this way; a pool is a
+/// cache, not a store.
+///
+/// # Examples
+///
+/// ```
+/// use victim_pool::Pool;
+///
+/// static BUFFERS: Pool<Vec<u8>> = Pool::new(Vec::new);
+///
+/// let mut buffer = BUFFERS.get(); // from the pool, or Vec::new()
+/// buffer.clear(); // values come back as they were left: reset before use
+/// buffer.extend_from_slice(b"hello");
+/// drop(buffer); // back into the pool
+///
+/// assert_eq!(BUFFERS.try_take().as_deref(), Some(&b"hello"[..]));
+/// ```
+///
+/// # Synchronization
+///
+/// A `put(x)` (or the drop of a guard holding `x`) happens-before the
+/// `get`, `take` or `try_take` that returns `x`.
+///
+/// # Threads
+///
+/// The fast paths (the private slot, and the head of the own chain) take no
+/// lock, pin no epoch, and the private slot path performs no atomic
+/// read-modify-write. A thread's index is reused by the next thread started
+/// after it exits, together with its locals and what they still hold.
+///
+/// While a thread is exiting, after its thread-local storage has been torn
+/// down, `put` drops the value instead of pooling it and `take` skips the
+/// thread's own local.
+///
+/// A pool of values that cannot move between threads is not `Sync`:
+///
+/// ```compile_fail
+/// use std::rc::Rc;
+/// fn is_sync<T: Sync>(_: &T) {}
+/// let pool: victim_pool::Pool<Rc<u8>> = victim_pool::Pool::new(|| Rc::new(0));
+/// is_sync(&pool);
+/// ```
+pub struct Pool<T, F = fn() -> T> {
+    locals: Locals<T>,
+    /// The number of cleanups so far (see `Local`'s L3).
+    generation: AtomicUsize,
+    /// A generation at which a full scan found the victim empty: later gets
+    /// at that generation skip the victim tier (Go: `victimSize = 0`).
+    victim_empty_at: AtomicUsize,
+    /// Serializes cleanups, which must each age the pool by exactly one step.
+    cleanup_lock: Mutex<()>,
+    first_capacity: usize,
+    create: F,
+}
+
+impl<T, F> Pool<T, F> {
+    const_fn_unless_loom! {
+        /// Creates an empty pool that calls `create` when it has nothing to give.
+        ///
+        /// `const`, so a pool can be a `static`; nothing is allocated until a
+        /// thread first uses it.
+        pub const fn new(create: F) -> Self {
+            Pool {
+                locals: Locals::new(),
+                generation: AtomicUsize::new(0),
+                victim_empty_at: AtomicUsize::new(0),
+                cleanup_lock: Mutex::new(()),
+                first_capacity: DEFAULT_FIRST_CAPACITY,
+                create,
+            }
+        }
+    }
+
+    /// Sets the capacity of the first ring of each thread's chains (8 unless
+    /// set); later rings double. Small values suit model checking.
+    ///
+    /// # Panics
+    ///
+    /// Panics unless `capacity` is a power of two between 1 and 2^30.
+    pub fn with_first_link_capacity(mut self, capacity: usize) -> Self {
+        check_capacity("Pool first-link", capacity);
+        self.first_capacity = capacity;
+        self
+    }
+
+    /// Takes a pooled value, or returns `None` without creating one (Go's
+    /// `Get` on a pool without `New`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use victim_pool::Pool;
+    /// let pool: Pool<char> = Pool::new(|| unreachable!());
+    /// pool.put('a');
+    /// pool.put('b');
+    /// assert_eq!(pool.try_take(), Some('a')); // the private slot first
+    /// assert_eq!(pool.try_take(), Some('b')); // then the own chain
+    /// assert_eq!(pool.try_take(), None);
+    /// ```
+    pub fn try_take(&self) -> Option<T> {
+        // Relaxed [generation]: it only selects chains and ages; values are
+        // published by the chains' own edges and the thread-index hand-off.
+        let generation = self.generation.load(Ordering::Relaxed);
+        let own = thread_index::current();
+        let mut expired = None;
+        let found = self.find(own, generation, &mut expired);
+        // Dropped only now that no internal state is borrowed: its `Drop` may
+        // call back into this pool.
+        drop(expired);
+        found
+    }
+
+    fn find(&self, own: Option<usize>, generation: usize, expired: &mut Option<T>) -> Option<T> {
+        let local = own.map(|index| self.locals.get_or_create(index, self.first_capacity));
+        if let Some(local) = local {
+            // SAFETY: this thread holds index `own`, so it owns the local.
+            let (value, stale) = unsafe { local.take_private(generation, Age::Primary) };
+            *expired = stale;
+            if value.is_some() {
+                return value;
+            }
+            // SAFETY: as above.
+            if let Some(value) = unsafe { local.pop_own(generation) } {
+                return Some(value);
+            }
+        }
+        self.find_elsewhere(own, local, generation)
+    }
+
+    #[cold]
+    fn find_elsewhere(
+        &self,
+        own: Option<usize>,
+        local: Option<&Local<T>>,
+        generation: usize,
+    ) -> Option<T> {
+        let guard = epoch::pin();
+        for other in self.locals.others_after(own) {
+            if let Some(value) = other.steal(generation, &guard) {
+                return Some(value);
+            }
+        }
+        let victim = generation.wrapping_sub(1);
+        // Relaxed [victim-empty]: a hint; a stale answer costs one scan or
+        // skips values until the next cleanup, never loses them.
+        if self.victim_empty_at.load(Ordering::Relaxed) == generation {
+            return None;
+        }
+        if let Some(local) = local {
+            // SAFETY: this thread owns its local. Expired values were removed
+            // by the primary lookup at this same generation.
+            if let (Some(value), _) = unsafe { local.take_private(generation, Age::Victim) } {
+                return Some(value);
+            }
+        }
+        for local in self.locals.all_from(own) {
+            if let Some(value) = local.steal(victim, &guard) {
+                return Some(value);
+            }
+        }
+        // Relaxed [victim-empty]: as above.
+        self.victim_empty_at.store(generation, Ordering::Relaxed);
+        None
+    }
+
+    /// Gives a value to the pool (Go's `Put`): into this thread's private slot
+    /// if it is free, else onto this thread's chain.
+    ///
+    /// The value is kept until a thread takes it or two cleanups pass. A
+    /// value that is past two cleanups and is displaced from the private slot
+    /// by this call is dropped here.
+    pub fn put(&self, value: T) {
+        let Some(own) = thread_index::current() else {
+            // The thread is exiting and has no local any more.
+            drop(value);
+            return;
+        };
+        // Relaxed [generation]: as in `try_take`.
+        let generation = self.generation.load(Ordering::Relaxed);
+        let local = self.locals.get_or_create(own, self.first_capacity);
+        // SAFETY: this thread holds index `own`, so it owns the local.
+        let expired = unsafe { local.put(value, generation) };
+        drop(expired);
+    }
+
+    /// Ages every pooled value by one step (Go's per-GC `poolCleanup`): values
+    /// in the victim cache are dropped, and everything else becomes the
+    /// victim cache.
+    ///
+    /// Runs concurrently with `get`/`put` on other threads without stopping
+    /// them; concurrent cleanups run one after another. Values are dropped on
+    /// the calling thread after the pool's internal locks are released, so a
+    /// `Drop` may use the pool. If a `Drop` panics, the panic propagates after
+    /// the remaining values of this cleanup have been dropped.
+    ///
+    /// A live thread's private slot is only touched by that thread, so a
+    /// thread that stops using the pool keeps at most one value in it until
+    /// it uses the pool again or exits; slots of exited threads age normally.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use victim_pool::Pool;
+    /// let pool: Pool<u32> = Pool::new(|| 0);
+    /// pool.put(7);
+    /// pool.cleanup(); // 7 is now in the victim cache
+    /// assert_eq!(pool.try_take(), Some(7));
+    /// pool.put(8);
+    /// pool.cleanup();
+    /// pool.cleanup(); // 8 was not taken within two cleanups
+    /// assert_eq!(pool.try_take(), None);
+    /// ```
+    pub fn cleanup(&self) {
+        let dropped = self.age_one_step();
+        drop(dropped);
+    }
+
+    /// Does the work of `cleanup` and returns the values to drop.
+    fn age_one_step(&self) -> Vec<T> {
+        let _one_at_a_time = lock(&self.cleanup_lock);
+        // Relaxed [generation]: only cleanups store it, and they hold the lock.
+        let generation = self.generation.load(Ordering::Relaxed);
+        let next = generation.wrapping_add(1);
+        let mut dropped = Vec::new();
+        let guard = epoch::pin();
+        // The chains that become primary at `next` hold the current victims.
+        for (_, local) in self.locals.iter() {
+            while let Some(value) = local.steal(next, &guard) {
+                dropped.push(value);
+            }
+        }
+        drop(guard);
+        thread_index::with_unowned_indices(|unowned| {
+            for (index, local) in self.locals.iter() {
+                if unowned(index) {
+                    // SAFETY: no thread holds `index` and none can acquire it
+                    // while we hold the registry lock, so we act as the owner
+                    // (thread_index R3).
+                    if let (Some(value), _) = unsafe { local.take_private(next, Age::Expired) } {
+                        dropped.push(value);
+                    }
+                }
+            }
+        });
+        debug_assert_eq!(half(next), half(generation.wrapping_sub(1)));
+        // Relaxed [generation]: as in `try_take`; the chains drained above
+        // are safe to use as primary whichever generation a thread reads.
+        self.generation.store(next, Ordering::Relaxed);
+        dropped
+    }
+}
+
+impl<T, F: Fn() -> T> Pool<T, F> {
+    /// Takes a value from the pool, or creates one, on loan: it goes back into
+    /// the pool when the guard is dropped.
+    ///
+    /// `create` runs outside every internal critical section, so it may use
+    /// the pool itself. If it panics, the panic propagates and the pool is
+    /// unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use victim_pool::Pool;
+    /// let pool = Pool::new(|| String::with_capacity(64));
+    /// {
+    ///     let mut s = pool.get();
+    ///     s.push_str("scratch");
+    /// } // returned here
+    /// let again = pool.get();
+    /// assert_eq!(*again, "scratch"); // values come back as they were left
+    /// ```
+    pub fn get(&self) -> PoolGuard<'_, T, F> {
+        PoolGuard::new(self, self.take())
+    }
+
+    /// Takes a value from the pool, or creates one; the caller owns it.
+    pub fn take(&self) -> T {
+        match self.try_take() {
+            Some(value) => value,
+            None => (self.create)(),
+        }
+    }
+}
+
+impl<T, F> fmt::Debug for Pool<T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            // Relaxed [generation]: a snapshot for display.
+            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .field("locals", &self.locals)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

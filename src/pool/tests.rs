@@ -1,0 +1,330 @@
+//! Go's pool tests, ported in spirit, plus the Rust-specific contracts
+//! (reentrancy, panics, thread exit, auto traits).
+
+use super::*;
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{
+    AtomicBool as StdAtomicBool, AtomicUsize as StdAtomicUsize, Ordering::SeqCst,
+};
+use std::sync::Arc as StdArc;
+
+/// Counts how often each id is dropped; asserts none is dropped twice.
+#[derive(Default)]
+struct Drops(std::sync::Mutex<std::collections::HashMap<usize, usize>>);
+
+impl Drops {
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    fn was_dropped(&self, id: usize) -> bool {
+        self.0.lock().unwrap().contains_key(&id)
+    }
+}
+
+struct Tracked {
+    id: usize,
+    drops: StdArc<Drops>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let mut counts = self.drops.0.lock().unwrap();
+        let count = counts.entry(self.id).or_insert(0);
+        *count += 1;
+        assert_eq!(*count, 1, "value {} dropped twice", self.id);
+    }
+}
+
+fn tracked(drops: &StdArc<Drops>, id: usize) -> Tracked {
+    Tracked {
+        id,
+        drops: StdArc::clone(drops),
+    }
+}
+
+fn no_create<T>() -> T {
+    panic!("this test never creates values")
+}
+
+#[test]
+fn values_come_back_private_first_then_own_chain_newest_first() {
+    let pool: Pool<&str> = Pool::new(no_create);
+    pool.put("a");
+    pool.put("b");
+    pool.put("c");
+    assert_eq!(pool.try_take(), Some("a"));
+    assert_eq!(pool.try_take(), Some("c"));
+    assert_eq!(pool.try_take(), Some("b"));
+    assert_eq!(pool.try_take(), None);
+}
+
+#[test]
+fn a_value_survives_one_cleanup_and_is_gone_after_two() {
+    let pool: Pool<usize> = Pool::new(no_create);
+    for i in 0..100 {
+        pool.put(i);
+    }
+    pool.cleanup();
+    assert!(
+        pool.try_take().is_some(),
+        "the victim cache serves after one cleanup"
+    );
+    pool.cleanup();
+    assert_eq!(pool.try_take(), None, "nothing survives two cleanups");
+}
+
+#[test]
+fn create_is_called_only_when_the_pool_is_empty() {
+    let created = StdAtomicUsize::new(0);
+    let pool = Pool::new(|| created.fetch_add(1, SeqCst) + 1);
+    assert_eq!(pool.take(), 1);
+    assert_eq!(pool.take(), 2);
+    pool.put(42);
+    assert_eq!(pool.take(), 42);
+    assert_eq!(pool.take(), 3);
+}
+
+#[test]
+fn two_idle_cleanups_drop_all_but_the_callers_private_value() {
+    for drain_first in [false, true] {
+        let drops = StdArc::new(Drops::default());
+        let pool: Pool<Tracked> = Pool::new(no_create);
+        for id in 0..100 {
+            pool.put(tracked(&drops, id));
+        }
+        if drain_first {
+            let taken: Vec<Tracked> = (0..100).map(|_| pool.try_take().unwrap()).collect();
+            for value in taken {
+                pool.put(value);
+            }
+        }
+        pool.cleanup();
+        pool.cleanup();
+        // Go's bound is "at least 99 of 100": the one left is in this thread's
+        // private slot, which only this thread touches.
+        assert_eq!(drops.count(), 99);
+        // The next use of the pool by this thread drops it.
+        assert!(pool.try_take().is_none());
+        assert_eq!(drops.count(), 100);
+    }
+}
+
+#[test]
+fn an_exited_threads_values_are_stolen_and_then_aged_out() {
+    let drops = StdArc::new(Drops::default());
+    let pool: StdArc<Pool<Tracked>> = StdArc::new(Pool::new(no_create));
+    // Hold a thread index first, so this thread cannot inherit the other's.
+    assert!(pool.try_take().is_none());
+    {
+        let (pool, drops) = (StdArc::clone(&pool), StdArc::clone(&drops));
+        std::thread::spawn(move || {
+            for id in 0..10 {
+                pool.put(tracked(&drops, id));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+    // The chain's 9 values are stealable at once; the private slot of an
+    // exited thread is reached only by cleanup (or by a thread that reuses
+    // the index).
+    let stolen = pool
+        .try_take()
+        .expect("stolen from the exited thread's chain");
+    assert_eq!(stolen.id, 1, "stealing takes the oldest value");
+    drop(stolen);
+    pool.cleanup();
+    pool.cleanup();
+    pool.cleanup();
+    assert_eq!(
+        drops.count(),
+        10,
+        "everything the exited thread left aged out"
+    );
+}
+
+#[test]
+fn stress_put_then_take_on_ten_threads_conserves_every_value() {
+    let iterations = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        1_000_000
+    };
+    let drops = StdArc::new(Drops::default());
+    let pool: Pool<Tracked> = Pool::new(no_create);
+    let taken = StdAtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for thread in 0..10 {
+            let (pool, drops, taken) = (&pool, &drops, &taken);
+            scope.spawn(move || {
+                for i in 0..iterations {
+                    pool.put(tracked(drops, thread * iterations + i));
+                    if let Some(value) = pool.try_take() {
+                        taken.fetch_add(1, SeqCst);
+                        drop(value);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(drops.count(), taken.load(SeqCst));
+    drop(pool);
+    assert_eq!(
+        drops.count(),
+        10 * iterations,
+        "every value dropped exactly once"
+    );
+}
+
+static NESTED: Pool<Nested> = Pool::new(create_nested);
+static NESTED_LIVE: StdAtomicUsize = StdAtomicUsize::new(0);
+
+/// A value whose `Drop` puts a smaller child into its own pool and runs a
+/// cleanup, and whose create function looks in the pool first.
+struct Nested {
+    depth: usize,
+}
+
+impl Nested {
+    fn new(depth: usize) -> Self {
+        NESTED_LIVE.fetch_add(1, SeqCst);
+        Nested { depth }
+    }
+}
+
+fn create_nested() -> Nested {
+    NESTED.try_take().unwrap_or_else(|| Nested::new(3))
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        NESTED_LIVE.fetch_sub(1, SeqCst);
+        if self.depth > 0 {
+            NESTED.put(Nested::new(self.depth - 1));
+            NESTED.cleanup();
+            drop(NESTED.try_take());
+        }
+    }
+}
+
+#[test]
+fn drop_and_create_may_use_the_pool_they_belong_to() {
+    // Runs on its own thread: the test harness may reuse threads, and the
+    // final count must include this thread's private slot.
+    std::thread::spawn(|| {
+        for _ in 0..3 {
+            drop(NESTED.get());
+            drop(NESTED.take());
+            NESTED.cleanup();
+        }
+        for _ in 0..3 {
+            while let Some(value) = NESTED.try_take() {
+                drop(value);
+            }
+            NESTED.cleanup();
+        }
+    })
+    .join()
+    .unwrap();
+    for _ in 0..3 {
+        NESTED.cleanup();
+    }
+    assert_eq!(
+        NESTED_LIVE.load(SeqCst),
+        0,
+        "every nested value was dropped once"
+    );
+}
+
+#[test]
+fn a_panicking_create_leaves_the_pool_usable() {
+    let fail = StdAtomicBool::new(true);
+    let pool = Pool::new(|| {
+        assert!(!fail.load(SeqCst), "planted create failure");
+        5
+    });
+    assert!(catch_unwind(AssertUnwindSafe(|| pool.take())).is_err());
+    pool.put(1);
+    assert_eq!(pool.take(), 1);
+    fail.store(false, SeqCst);
+    assert_eq!(pool.take(), 5);
+}
+
+#[test]
+fn a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once() {
+    struct Bomb {
+        id: usize,
+        inner: Tracked,
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            assert_ne!(self.id, 3, "planted drop failure");
+        }
+    }
+    let drops = StdArc::new(Drops::default());
+    let pool: Pool<Bomb> = Pool::new(no_create);
+    for id in 0..10 {
+        pool.put(Bomb {
+            id,
+            inner: tracked(&drops, id),
+        });
+    }
+    pool.cleanup();
+    let result = catch_unwind(AssertUnwindSafe(|| pool.cleanup()));
+    assert!(result.is_err(), "the Drop panic reaches the caller");
+    // All 9 chain values were dropped, the panicking one included (its fields
+    // are still dropped during unwinding); the private value is ours.
+    assert_eq!(drops.count(), 9);
+    assert!(!drops.was_dropped(0), "the private value is only ours to touch");
+    // Two cleanups have passed: the next put displaces and drops it.
+    pool.put(Bomb {
+        id: 10,
+        inner: tracked(&drops, 10),
+    });
+    assert!(drops.was_dropped(0));
+    assert_eq!(pool.try_take().map(|b| b.id), Some(10), "the pool still works");
+    drop(pool);
+    assert_eq!(drops.count(), 11);
+}
+
+#[test]
+fn zero_sized_large_and_unsync_values_work() {
+    let zst: Pool<()> = Pool::new(|| ());
+    zst.put(());
+    zst.put(());
+    assert_eq!(zst.try_take(), Some(()));
+    assert_eq!(zst.try_take(), Some(()));
+    assert_eq!(zst.try_take(), None);
+
+    let large: Pool<Box<[u8; 65536]>> = Pool::new(|| Box::new([0; 65536]));
+    let mut page = large.get();
+    page[65535] = 7;
+    drop(page);
+    assert_eq!(large.get()[65535], 7);
+
+    let inline: Pool<[u8; 65536]> = Pool::new(|| [1; 65536]);
+    for _ in 0..20 {
+        inline.put([2; 65536]);
+    }
+    assert_eq!(inline.take()[100], 2);
+
+    let cells: Pool<Cell<u32>> = Pool::new(|| Cell::new(0));
+    cells.get().set(9);
+    assert_eq!(cells.take().get(), 9);
+}
+
+#[test]
+fn auto_traits_follow_the_value_and_create_types() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    // No `T: Sync` and no `T: 'static` needed.
+    sync::<Pool<Cell<u8>>>();
+    send::<Pool<Cell<u8>>>();
+    sync::<Pool<&'static mut u8>>();
+    send::<PoolGuard<'static, Cell<u8>>>();
+    fn borrowed<'a>(_: &'a u8) {
+        sync::<Pool<&'a u8>>();
+    }
+    borrowed(&0);
+}

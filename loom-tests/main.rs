@@ -1,4 +1,7 @@
-//! Loom models. Build with `--cfg loom --cfg crossbeam_loom`; see docs/testing.md.
+//! Loom models. Build with `--cfg loom --cfg crossbeam_loom`; run them with
+//! `.ci/loom.sh` (see docs/testing.md).
 #![cfg(loom)]
 
+mod chain;
 mod dequeue;
+mod support;

@@ -212,8 +212,15 @@ impl<O: Owner> OwnerBench for O {
     }
 }
 
+/// The report's row order for every group: ours first, the dequeue being the
+/// reference for ratios.
+fn order_rows(group_name: &str) {
+    extra::row_order(group_name, &[DEQUEUE, CHAIN, WORKER, ARRAY_QUEUE, VEC]);
+}
+
 fn owner_pair(c: &mut Criterion, prefill: usize, group_name: &str, description: &str) {
     extra::describe_group(group_name, description);
+    order_rows(group_name);
     let mut group = c.benchmark_group(group_name);
     for (name, make) in owners(CAPACITY) {
         make().pair(&mut group, name, prefill);
@@ -247,6 +254,7 @@ fn owner_burst(c: &mut Criterion) {
          100 (the core of Go's BenchmarkPoolOverflow). Bounded structures \
          have 128 slots; the chain keeps its links between iterations.",
     );
+    order_rows(group_name);
     let mut group = c.benchmark_group(group_name);
     for (name, make) in owners(BURST.next_power_of_two()) {
         make().burst(&mut group, name);
@@ -413,6 +421,7 @@ fn owner_push_stealer_pop(c: &mut Criterion) {
          and the Worker grow. Both threads spin, so on a loaded 2-core machine \
          this group is the noisiest.",
     );
+    order_rows(group_name);
     let mut group = c.benchmark_group(group_name);
     group.bench_function(DEQUEUE, |b| b.iter_custom(hand_over::<DequeueHandoff>));
     group.bench_function(CHAIN, |b| b.iter_custom(hand_over::<ChainHandoff>));

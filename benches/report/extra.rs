@@ -110,3 +110,20 @@ pub fn not_expressible(group: &str, function: &str, reason: &str) {
     body.push('}');
     write_record(body);
 }
+
+/// Fixes the order of a group's rows in the report (rows not named keep
+/// their order after these). The first `victim-pool` row in this order is
+/// the one the group's plot takes ratios against.
+pub fn row_order(group: &str, functions: &[&str]) {
+    let mut body = String::from("{\"group\":");
+    json_string(&mut body, group);
+    body.push_str(",\"row_order\":[");
+    for (i, name) in functions.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        json_string(&mut body, name);
+    }
+    body.push_str("]}");
+    write_record(body);
+}

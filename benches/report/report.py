@@ -64,6 +64,14 @@ class Group:
         self.times = {}  # row -> [median ns per run]
         self.metrics = {}  # row -> metric -> [value per run]
         self.not_expressible = {}  # row -> reason
+        self.row_order = None  # names to put first, from a row_order record
+
+    def finish(self):
+        """Orders rows: row_order first, then victim-pool rows, others, Go."""
+        named = [r for r in (self.row_order or []) if r in self.order]
+        rest = [r for r in self.order if r not in named]
+        rank = lambda r: (0 if r.startswith(OURS) else 2 if r.startswith(GO_ROW) else 1, r)  # noqa: E731
+        self.order = named + sorted(rest, key=rank)
 
     def row(self, name):
         if name not in self.order:
@@ -145,6 +153,8 @@ def load_extra(results, groups):
                 group = groups[gid] = Group(gid, section)
             if "description" in rec:
                 group.description = rec["description"]
+            if "row_order" in rec:
+                group.row_order = list(rec["row_order"])
             fn = rec.get("function")
             if fn and "not_expressible" in rec:
                 group.row(fn)
@@ -578,6 +588,8 @@ def main():
     go, go_header, go_runs = load_go(args.results)
     go_version = first("go_version").replace("go version ", "").split(" ")[0]
     merge_go(groups, go, go_version)
+    for g in groups.values():
+        g.finish()
     for bench in first("bench_targets").split():
         if bench not in sections:
             sections.append(bench)

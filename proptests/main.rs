@@ -1,2 +1,8 @@
 //! Property tests and stress tests on real threads (not built under loom).
 #![cfg(not(loom))]
+
+mod chain;
+mod dequeue;
+mod model;
+mod stress;
+mod support;

@@ -1,0 +1,251 @@
+//! What the tests share: a payload that counts its own drops, a start gate,
+//! and one interface over the dequeue and the chain so that a threaded test
+//! is written once for both.
+
+use std::fmt;
+use std::panic;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::thread;
+use victim_pool::{ChainStealer, DequeueStealer, PoolChain, PoolDequeue};
+
+/// One drop counter per value id.
+///
+/// A value dropped a second time panics at once (unless the thread is
+/// already unwinding, when the count alone tells), so a double drop shows up
+/// where it happens; [`DropLedger::assert_each_dropped_once`] catches
+/// values that were never dropped.
+pub struct DropLedger {
+    counts: Box<[AtomicU8]>,
+    /// The id whose drop panics, for the tests of panicking drops.
+    panics_on_drop: Option<u32>,
+}
+
+/// The panic payload of a planted panicking drop.
+///
+/// It is raised with `resume_unwind`, which skips the panic hook, so the
+/// tests that plant it print nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PlantedDropPanic(pub u32);
+
+impl DropLedger {
+    /// A ledger for ids `0..n`, none dropped yet.
+    pub fn new(n: usize) -> Self {
+        assert!(n <= u32::MAX as usize, "ids are u32");
+        DropLedger {
+            counts: (0..n).map(|_| AtomicU8::new(0)).collect(),
+            panics_on_drop: None,
+        }
+    }
+
+    /// As [`DropLedger::new`], but dropping value `id` panics (after
+    /// counting the drop) with [`PlantedDropPanic`].
+    pub fn with_panicking_drop(n: usize, id: u32) -> Self {
+        assert!((id as usize) < n);
+        DropLedger {
+            panics_on_drop: Some(id),
+            ..Self::new(n)
+        }
+    }
+
+    /// A ledger that lives for the rest of the process, for threads started
+    /// with `std::thread::spawn`: one byte per value is leaked. Plain spawns
+    /// with explicit joins, rather than `thread::scope` or an `Arc` in every
+    /// value, keep these tests usable under ThreadSanitizer (see
+    /// `.ci/sanitizers.sh`) and keep the payload free of shared refcounts.
+    pub fn leak(n: usize) -> &'static Self {
+        Box::leak(Box::new(Self::new(n)))
+    }
+
+    /// How many ids this ledger counts.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// The value with this id.
+    pub fn value(&self, id: u32) -> Tracked<'_> {
+        assert!((id as usize) < self.counts.len(), "id {id} out of range");
+        Tracked { id, ledger: self }
+    }
+
+    /// How often value `id` has been dropped so far.
+    pub fn drops(&self, id: u32) -> u8 {
+        // Relaxed [drop-count]: read after the threads that drop values are
+        // joined, or on the thread that dropped them; the join or program
+        // order is the edge, the counter publishes nothing.
+        self.counts[id as usize].load(Ordering::Relaxed)
+    }
+
+    fn record_drop(&self, id: u32) {
+        // Relaxed [drop-count]: as in `drops`.
+        let before = self.counts[id as usize].fetch_add(1, Ordering::Relaxed);
+        if before != 0 && !thread::panicking() {
+            panic!("value {id} dropped {} times", before + 1);
+        }
+        if self.panics_on_drop == Some(id) && !thread::panicking() {
+            panic::resume_unwind(Box::new(PlantedDropPanic(id)));
+        }
+    }
+
+    /// Asserts that every id was dropped exactly once.
+    pub fn assert_each_dropped_once(&self) {
+        self.assert_drops(0..self.len() as u32, 1);
+    }
+
+    /// Asserts that each of `ids` was dropped exactly `times` times, naming
+    /// the first few that were not.
+    pub fn assert_drops(&self, ids: impl IntoIterator<Item = u32>, times: u8) {
+        let wrong: Vec<(u32, u8)> = ids
+            .into_iter()
+            .map(|id| (id, self.drops(id)))
+            .filter(|&(_, drops)| drops != times)
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} values were not dropped exactly {times} time(s); first (id, drops): {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(8)]
+        );
+    }
+}
+
+/// A value that reports its drop to a [`DropLedger`].
+pub struct Tracked<'a> {
+    id: u32,
+    ledger: &'a DropLedger,
+}
+
+impl Tracked<'_> {
+    /// The id this value was made with.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        self.ledger.record_drop(self.id);
+    }
+}
+
+impl fmt::Debug for Tracked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tracked({})", self.id)
+    }
+}
+
+/// The ids of an optional value, dropping the value.
+pub fn id_of(value: Option<Tracked<'_>>) -> Option<u32> {
+    value.map(|v| v.id())
+}
+
+/// Lets spawned threads start their loops together, so that they overlap
+/// rather than run one after another while the next is being spawned.
+#[derive(Default)]
+pub struct StartGate(AtomicBool);
+
+impl StartGate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets every waiting thread go.
+    pub fn open(&self) {
+        // Relaxed [start-gate]: timing only; the threads' inputs were moved
+        // into them at spawn, which already happens-before their start.
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Spins (yielding) until the gate is open.
+    pub fn wait(&self) {
+        // Relaxed [start-gate]: as in `open`.
+        while !self.0.load(Ordering::Relaxed) {
+            thread::yield_now();
+        }
+    }
+}
+
+/// The producer side of either structure, as the threaded tests use it.
+pub trait Producer: Send + 'static {
+    /// The matching consumer handle.
+    type Stealer: Stealer;
+    /// `push_head`; the chain never refuses.
+    fn push_head(&self, value: Tracked<'static>) -> Result<(), Tracked<'static>>;
+    /// `pop_head`.
+    fn pop_head(&self) -> Option<Tracked<'static>>;
+    /// A new consumer handle.
+    fn stealer(&self) -> Self::Stealer;
+    /// `len`, exact when nothing runs concurrently.
+    fn len(&self) -> usize;
+}
+
+/// The consumer side of either structure.
+pub trait Stealer: Send + 'static {
+    /// `pop_tail`.
+    fn pop_tail(&self) -> Option<Tracked<'static>>;
+}
+
+impl Producer for PoolDequeue<Tracked<'static>> {
+    type Stealer = DequeueStealer<Tracked<'static>>;
+    fn push_head(&self, value: Tracked<'static>) -> Result<(), Tracked<'static>> {
+        PoolDequeue::push_head(self, value)
+    }
+    fn pop_head(&self) -> Option<Tracked<'static>> {
+        PoolDequeue::pop_head(self)
+    }
+    fn stealer(&self) -> Self::Stealer {
+        PoolDequeue::stealer(self)
+    }
+    fn len(&self) -> usize {
+        PoolDequeue::len(self)
+    }
+}
+
+impl Stealer for DequeueStealer<Tracked<'static>> {
+    fn pop_tail(&self) -> Option<Tracked<'static>> {
+        DequeueStealer::pop_tail(self)
+    }
+}
+
+impl Producer for PoolChain<Tracked<'static>> {
+    type Stealer = ChainStealer<Tracked<'static>>;
+    fn push_head(&self, value: Tracked<'static>) -> Result<(), Tracked<'static>> {
+        PoolChain::push_head(self, value);
+        Ok(())
+    }
+    fn pop_head(&self) -> Option<Tracked<'static>> {
+        PoolChain::pop_head(self)
+    }
+    fn stealer(&self) -> Self::Stealer {
+        PoolChain::stealer(self)
+    }
+    fn len(&self) -> usize {
+        PoolChain::len(self)
+    }
+}
+
+impl Stealer for ChainStealer<Tracked<'static>> {
+    fn pop_tail(&self) -> Option<Tracked<'static>> {
+        ChainStealer::pop_tail(self)
+    }
+}
+
+/// Asserts that the ids one consumer took from the tail only increase: the
+/// producer pushes increasing ids and `pop_head` takes the newest, so the
+/// values from tail to head are always in increasing order.
+pub fn assert_increasing(who: &str, ids: &[u32]) {
+    if let Some(w) = ids.windows(2).find(|w| w[0] >= w[1]) {
+        panic!("{who} took {} and then {} from the tail", w[0], w[1]);
+    }
+}
+
+/// Scales a count for the build profile: the full count in release builds,
+/// `1/divisor` of it (at least 1) in debug builds. Every assertion runs in
+/// both.
+pub fn scaled(release: usize, divisor: usize) -> usize {
+    if cfg!(debug_assertions) {
+        (release / divisor).max(1)
+    } else {
+        release
+    }
+}

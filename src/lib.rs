@@ -9,4 +9,6 @@ mod unwind;
 
 pub use chain::{ChainStealer, PoolChain, DEFAULT_FIRST_CAPACITY};
 pub use dequeue::{DequeueStealer, PoolDequeue, MAX_CAPACITY};
-pub use pool::{Pool, PoolGuard};
+pub use pool::{
+    cleanup_all, registered_pools, OwnedPoolGuard, Pool, PoolBuilder, PoolGuard, PoolStats, Sweeper,
+};

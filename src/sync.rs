@@ -194,10 +194,32 @@ pub(crate) fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {
     std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut()))
 }
 
+/// An array of zeroed counters, in a `const` context where the platform
+/// allows it.
+#[cfg(not(loom))]
+pub(crate) const fn zeroed_counters<const N: usize>() -> [AtomicU64; N] {
+    [const { AtomicU64::new(0) }; N]
+}
+
+/// An array of zeroed counters (loom's have no const constructor).
+#[cfg(loom)]
+pub(crate) fn zeroed_counters<const N: usize>() -> [AtomicU64; N] {
+    std::array::from_fn(|_| AtomicU64::new(0))
+}
+
 /// Takes a poisoned lock anyway: every structure guarded by a mutex in this
 /// crate is left consistent before any user code can panic.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// [`lock`], or `None` if another thread holds the mutex.
+pub(crate) fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }

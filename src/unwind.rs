@@ -19,7 +19,7 @@ pub(crate) fn for_each_despite_panics<I: Iterator>(iter: I, f: impl FnMut(I::Ite
         }
     }
     let mut rest = Rest { iter, f };
-    while let Some(item) = rest.iter.next() {
+    for item in rest.iter.by_ref() {
         (rest.f)(item);
     }
 }

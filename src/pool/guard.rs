@@ -4,6 +4,7 @@ use super::Pool;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 /// A value taken from a [`Pool`] that goes back into it when dropped.
 ///
@@ -34,71 +35,108 @@ impl<'a, T, F> PoolGuard<'a, T, F> {
         }
     }
 
-    /// Detaches the value: it will not return to the pool.
-    ///
-    /// An associated function, not a method, so it never shadows a method of `T`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use victim_pool::{Pool, PoolGuard};
-    /// let pool: Pool<String> = Pool::new(String::new);
-    /// let mut guard = pool.get();
-    /// guard.push_str("kept");
-    /// let owned: String = PoolGuard::take(guard);
-    /// assert_eq!(owned, "kept");
-    /// assert_eq!(pool.try_take(), None);
-    /// ```
-    pub fn take(guard: Self) -> T {
-        let mut guard = ManuallyDrop::new(guard);
-        // SAFETY: the guard is never used or dropped again, so the value is
-        // moved out exactly once.
-        unsafe { ManuallyDrop::take(&mut guard.value) }
-    }
-
     /// The pool this value returns to.
     pub fn pool(guard: &Self) -> &'a Pool<T, F> {
         guard.pool
     }
 }
 
-impl<T, F> Drop for PoolGuard<'_, T, F> {
-    fn drop(&mut self) {
-        // SAFETY: `drop` runs once and `take` forgets the guard, so the value
-        // is still here and is moved out exactly once.
-        let value = unsafe { ManuallyDrop::take(&mut self.value) };
-        self.pool.put(value);
-    }
+/// The value access every guard offers.
+macro_rules! value_access {
+    ($guard:ident $(<$lifetime:lifetime>)?) => {
+        impl<$($lifetime,)? T, F> Deref for $guard<$($lifetime,)? T, F> {
+            type Target = T;
+
+            fn deref(&self) -> &T {
+                &self.value
+            }
+        }
+
+        impl<$($lifetime,)? T, F> DerefMut for $guard<$($lifetime,)? T, F> {
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.value
+            }
+        }
+
+        impl<$($lifetime,)? T, F> AsRef<T> for $guard<$($lifetime,)? T, F> {
+            fn as_ref(&self) -> &T {
+                &self.value
+            }
+        }
+
+        impl<$($lifetime,)? T, F> AsMut<T> for $guard<$($lifetime,)? T, F> {
+            fn as_mut(&mut self) -> &mut T {
+                &mut self.value
+            }
+        }
+
+        impl<$($lifetime,)? T: fmt::Debug, F> fmt::Debug for $guard<$($lifetime,)? T, F> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($guard)).field(&*self.value).finish()
+            }
+        }
+
+        impl<$($lifetime,)? T, F> Drop for $guard<$($lifetime,)? T, F> {
+            fn drop(&mut self) {
+                // SAFETY: `drop` runs once and `take` forgets the guard, so
+                // the value is still here and is moved out exactly once.
+                let value = unsafe { ManuallyDrop::take(&mut self.value) };
+                self.pool.put(value);
+            }
+        }
+
+        impl<$($lifetime,)? T, F> $guard<$($lifetime,)? T, F> {
+            /// Detaches the value: it will not return to the pool.
+            ///
+            /// An associated function, not a method, so it never shadows a
+            /// method of `T`.
+            pub fn take(guard: Self) -> T {
+                let mut guard = ManuallyDrop::new(guard);
+                // SAFETY: the guard is never used or dropped again, so the
+                // value is moved out exactly once.
+                unsafe { ManuallyDrop::take(&mut guard.value) }
+            }
+        }
+    };
 }
 
-impl<T, F> Deref for PoolGuard<'_, T, F> {
-    type Target = T;
+value_access!(PoolGuard<'a>);
+value_access!(OwnedPoolGuard);
 
-    fn deref(&self) -> &T {
-        &self.value
-    }
+/// A value taken from a pool held in an `Arc`, returned to it when dropped.
+/// From [`Pool::get_owned`].
+///
+/// It owns a reference to the pool, so it is `'static` when `T` and the
+/// create function are, and `Send` when `T: Send` and the pool is `Send +
+/// Sync`: it can move into a spawned task or thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use victim_pool::{OwnedPoolGuard, Pool};
+///
+/// let pool: Arc<Pool<Vec<u8>>> = Arc::new(Pool::new(Vec::new));
+/// let mut buffer = pool.get_owned();
+/// std::thread::spawn(move || buffer.push(1)).join().unwrap(); // returned there
+/// let buffer = pool.get_owned();
+/// assert_eq!(OwnedPoolGuard::take(buffer), [1]);
+/// ```
+pub struct OwnedPoolGuard<T, F = fn() -> T> {
+    pool: Arc<Pool<T, F>>,
+    value: ManuallyDrop<T>,
 }
 
-impl<T, F> DerefMut for PoolGuard<'_, T, F> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.value
+impl<T, F> OwnedPoolGuard<T, F> {
+    pub(super) fn new(pool: Arc<Pool<T, F>>, value: T) -> Self {
+        OwnedPoolGuard {
+            pool,
+            value: ManuallyDrop::new(value),
+        }
     }
-}
 
-impl<T, F> AsRef<T> for PoolGuard<'_, T, F> {
-    fn as_ref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T, F> AsMut<T> for PoolGuard<'_, T, F> {
-    fn as_mut(&mut self) -> &mut T {
-        &mut self.value
-    }
-}
-
-impl<T: fmt::Debug, F> fmt::Debug for PoolGuard<'_, T, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PoolGuard").field(&*self.value).finish()
+    /// The pool this value returns to.
+    pub fn pool(guard: &Self) -> &Arc<Pool<T, F>> {
+        &guard.pool
     }
 }

@@ -1,5 +1,6 @@
 //! One thread's share of a pool (Go: `poolLocal`).
 
+use super::stats::Counters;
 use crate::chain::RawChain;
 use crate::sync::{epoch, UnsafeCell};
 
@@ -38,9 +39,26 @@ struct Private<T> {
     stamp: usize,
 }
 
-/// A value the caller must drop once it holds no borrow of the pool (its
-/// `Drop` may call back into the pool).
-pub(crate) type Expired<T> = Option<T>;
+/// What a put could not keep, for the caller to count and then drop once it
+/// holds no borrow of the pool (its `Drop` may call back into the pool).
+pub(crate) enum Leftover<T> {
+    /// Everything was kept.
+    None,
+    /// A private value past two cleanups, displaced by the put.
+    Expired(T),
+    /// The put value itself, refused because the chain is at its bound.
+    Refused(T),
+}
+
+/// What the private slot gave.
+pub(crate) enum Taken<T> {
+    /// Nothing of the wanted age.
+    None,
+    /// The private value, of the wanted age.
+    Value(T),
+    /// An expired private value, removed for the caller to drop.
+    Expired(T),
+}
 
 /// One thread's private slot and chains.
 ///
@@ -57,6 +75,8 @@ pub(crate) type Expired<T> = Option<T>;
 pub(crate) struct Local<T> {
     private: UnsafeCell<Option<Private<T>>>,
     chains: [RawChain<T>; 2],
+    /// Written by the owner only (see `Counters`' C1).
+    pub(crate) counters: Counters,
 }
 
 impl<T> Local<T> {
@@ -64,6 +84,7 @@ impl<T> Local<T> {
         Local {
             private: UnsafeCell::new(None),
             chains: [RawChain::new(first_capacity), RawChain::new(first_capacity)],
+            counters: Counters::new(),
         }
     }
 
@@ -71,12 +92,13 @@ impl<T> Local<T> {
     /// else onto the primary chain (Go's Put order).
     ///
     /// A victim-aged private value moves to the victim chain to make room; an
-    /// expired one is handed back for the caller to drop.
+    /// expired one is handed back for the caller to drop. A value bound for
+    /// a primary chain that already holds `max_chain` values is refused.
     ///
     /// # Safety
     ///
     /// The caller owns this local (L1, L2).
-    pub(crate) unsafe fn put(&self, value: T, generation: usize) -> Expired<T> {
+    pub(crate) unsafe fn put(&self, value: T, generation: usize, max_chain: usize) -> Leftover<T> {
         enum Spill<T> {
             Nothing,
             Push(T, usize),
@@ -108,39 +130,41 @@ impl<T> Local<T> {
             }
         });
         match spill {
-            Spill::Nothing => None,
+            Spill::Nothing => Leftover::None,
             Spill::Push(value, half) => {
+                let chain = &self.chains[half];
+                // The bound is opt-in: measuring the chain pins the epoch.
+                if max_chain != usize::MAX && chain.len() >= max_chain {
+                    return Leftover::Refused(value);
+                }
                 // SAFETY: L2: the owner is the chains' producer.
-                unsafe { self.chains[half].push_head(value) };
-                None
+                unsafe { chain.push_head(value) };
+                Leftover::None
             }
-            Spill::Expired(value) => Some(value),
+            Spill::Expired(value) => Leftover::Expired(value),
         }
     }
 
     /// Takes the private value if it has age `wanted`; an expired private
-    /// value is removed and returned second, for the caller to drop.
+    /// value is removed too, for the caller to drop.
     ///
     /// # Safety
     ///
     /// The caller owns this local (L1).
-    pub(crate) unsafe fn take_private(
-        &self,
-        generation: usize,
-        wanted: Age,
-    ) -> (Option<T>, Expired<T>) {
+    pub(crate) unsafe fn take_private(&self, generation: usize, wanted: Age) -> Taken<T> {
         // SAFETY: L1; the closure moves values only.
         self.private.with_mut(|slot| unsafe {
             let age = match &*slot {
-                None => return (None, None),
+                None => return Taken::None,
                 Some(private) => Age::of(private.stamp, generation),
             };
-            if age == wanted {
-                ((*slot).take().map(|p| p.value), None)
-            } else if age == Age::Expired {
-                (None, (*slot).take().map(|p| p.value))
-            } else {
-                (None, None)
+            match (*slot).take() {
+                Some(private) if age == wanted => Taken::Value(private.value),
+                Some(private) if age == Age::Expired => Taken::Expired(private.value),
+                other => {
+                    *slot = other;
+                    Taken::None
+                }
             }
         })
     }

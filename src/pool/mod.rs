@@ -4,16 +4,29 @@
 mod guard;
 mod local;
 mod locals;
+mod options;
+mod registry;
+mod stats;
+mod sweeper;
 mod thread_index;
 
-pub use guard::PoolGuard;
+pub use guard::{OwnedPoolGuard, PoolGuard};
+pub use options::PoolBuilder;
+pub use registry::{cleanup_all, registered_pools};
+pub use stats::PoolStats;
+pub use sweeper::Sweeper;
 
 use crate::chain::DEFAULT_FIRST_CAPACITY;
 use crate::dequeue::check_capacity;
-use crate::sync::{const_fn_unless_loom, epoch, lock, AtomicUsize, Mutex, Ordering};
-use local::{half, Age, Local};
+use crate::sync::{const_fn_unless_loom, epoch, lock, Arc, AtomicUsize, Mutex, Ordering};
+use local::{half, Age, Leftover, Local, Taken};
 use locals::Locals;
+use options::Rules;
+use registry::{Ages, Enrollment, Garbage};
+use stats::{Counters, Event};
 use std::fmt;
+use std::marker::PhantomPinned;
+use std::pin::Pin;
 
 /// A set of interchangeable values that threads take and give back, so that
 /// hot paths reuse values instead of allocating them (Go: `sync.Pool`).
@@ -79,27 +92,17 @@ pub struct Pool<T, F = fn() -> T> {
     /// Serializes cleanups, which must each age the pool by exactly one step.
     cleanup_lock: Mutex<()>,
     first_capacity: usize,
+    rules: Rules<T>,
+    /// Counts for threads without a local (exiting) and for cleanups.
+    counters: Counters,
+    /// Set while the pool is in the registry (see `registry`'s E1).
+    enrollment: Mutex<Option<Arc<Enrollment>>>,
+    /// `register` relies on a pinned pool staying where it is.
+    _pinned: PhantomPinned,
     create: F,
 }
 
 impl<T, F> Pool<T, F> {
-    const_fn_unless_loom! {
-        /// Creates an empty pool that calls `create` when it has nothing to give.
-        ///
-        /// `const`, so a pool can be a `static`; nothing is allocated until a
-        /// thread first uses it.
-        pub const fn new(create: F) -> Self {
-            Pool {
-                locals: Locals::new(),
-                generation: AtomicUsize::new(0),
-                victim_empty_at: AtomicUsize::new(0),
-                cleanup_lock: Mutex::new(()),
-                first_capacity: DEFAULT_FIRST_CAPACITY,
-                create,
-            }
-        }
-    }
-
     /// Sets the capacity of the first ring of each thread's chains (8 unless
     /// set); later rings double. Small values suit model checking.
     ///
@@ -127,69 +130,120 @@ impl<T, F> Pool<T, F> {
     /// assert_eq!(pool.try_take(), None);
     /// ```
     pub fn try_take(&self) -> Option<T> {
+        self.take_pooled(Event::Missed)
+    }
+
+    /// The whole lookup; `miss` is what to count when nothing is found.
+    #[inline]
+    fn take_pooled(&self, miss: Event) -> Option<T> {
         // Relaxed [generation]: it only selects chains and ages; values are
         // published by the chains' own edges and the thread-index hand-off.
         let generation = self.generation.load(Ordering::Relaxed);
         let own = thread_index::current();
-        let mut expired = None;
-        let found = self.find(own, generation, &mut expired);
-        // Dropped only now that no internal state is borrowed: its `Drop` may
-        // call back into this pool.
-        drop(expired);
-        found
-    }
-
-    fn find(&self, own: Option<usize>, generation: usize, expired: &mut Option<T>) -> Option<T> {
         let local = own.map(|index| self.locals.get_or_create(index, self.first_capacity));
         if let Some(local) = local {
             // SAFETY: this thread holds index `own`, so it owns the local.
-            let (value, stale) = unsafe { local.take_private(generation, Age::Primary) };
-            *expired = stale;
-            if value.is_some() {
-                return value;
+            match unsafe { local.take_private(generation, Age::Primary) } {
+                Taken::Value(value) => {
+                    self.count(Some(local), Event::FromPrivate, 1);
+                    return Some(value);
+                }
+                Taken::Expired(expired) => {
+                    self.count(Some(local), Event::DroppedByCleanup, 1);
+                    // Dropped before the lookup goes on, while no internal
+                    // state is borrowed: its `Drop` may use this pool.
+                    drop(expired);
+                }
+                Taken::None => {}
             }
             // SAFETY: as above.
             if let Some(value) = unsafe { local.pop_own(generation) } {
+                self.count(Some(local), Event::FromOwnChain, 1);
                 return Some(value);
             }
         }
-        self.find_elsewhere(own, local, generation)
+        let found = self.find_elsewhere(own, local, generation);
+        let event = match found {
+            Some((_, event)) => event,
+            None => miss,
+        };
+        self.count(local, event, 1);
+        found.map(|(value, _)| value)
     }
 
+    /// Stealing, then the victim cache.
     #[cold]
     fn find_elsewhere(
         &self,
         own: Option<usize>,
         local: Option<&Local<T>>,
         generation: usize,
-    ) -> Option<T> {
+    ) -> Option<(T, Event)> {
         let guard = epoch::pin();
         for other in self.locals.others_after(own) {
             if let Some(value) = other.steal(generation, &guard) {
-                return Some(value);
+                return Some((value, Event::Stolen));
             }
         }
-        let victim = generation.wrapping_sub(1);
+        if let Some(adopted) = self.adopt_from_exited(generation) {
+            return Some(adopted);
+        }
         // Relaxed [victim-empty]: a hint; a stale answer costs one scan or
         // skips values until the next cleanup, never loses them.
         if self.victim_empty_at.load(Ordering::Relaxed) == generation {
             return None;
         }
         if let Some(local) = local {
-            // SAFETY: this thread owns its local. Expired values were removed
-            // by the primary lookup at this same generation.
-            if let (Some(value), _) = unsafe { local.take_private(generation, Age::Victim) } {
-                return Some(value);
+            // SAFETY: this thread owns its local. An expired value was
+            // removed by the primary lookup at this same generation.
+            if let Taken::Value(value) = unsafe { local.take_private(generation, Age::Victim) } {
+                return Some((value, Event::FromVictim));
             }
         }
+        let victim = generation.wrapping_sub(1);
         for local in self.locals.all_from(own) {
             if let Some(value) = local.steal(victim, &guard) {
-                return Some(value);
+                return Some((value, Event::FromVictim));
             }
         }
         // Relaxed [victim-empty]: as above.
         self.victim_empty_at.store(generation, Ordering::Relaxed);
         None
+    }
+
+    /// Takes a value left in the private slot of a thread that has exited,
+    /// so it is not stranded until cleanup. Skipped when the thread registry
+    /// is busy: this is a last resort before creating.
+    fn adopt_from_exited(&self, generation: usize) -> Option<(T, Event)> {
+        thread_index::try_with_unowned_indices(|unowned| {
+            for (index, local) in self.locals.iter() {
+                if !unowned(index) {
+                    continue;
+                }
+                for (age, event) in [
+                    (Age::Primary, Event::Stolen),
+                    (Age::Victim, Event::FromVictim),
+                ] {
+                    // SAFETY: no thread holds `index`, and none can acquire it
+                    // while the registry is locked (thread_index R3).
+                    if let Taken::Value(value) = unsafe { local.take_private(generation, age) } {
+                        return Some((value, event));
+                    }
+                }
+            }
+            None
+        })
+        .flatten()
+    }
+
+    /// Counts an event on the owner's counters, or the pool's when the
+    /// thread has no local.
+    #[inline(always)]
+    fn count(&self, local: Option<&Local<T>>, event: Event, by: u64) {
+        match local {
+            Some(local) => local.counters.bump_owned(event, by),
+            None => self.counters.bump_shared(event, by),
+        }
     }
 
     /// Gives a value to the pool (Go's `Put`): into this thread's private slot
@@ -198,18 +252,32 @@ impl<T, F> Pool<T, F> {
     /// The value is kept until a thread takes it or two cleanups pass. A
     /// value that is past two cleanups and is displaced from the private slot
     /// by this call is dropped here.
-    pub fn put(&self, value: T) {
-        let Some(own) = thread_index::current() else {
+    pub fn put(&self, mut value: T) {
+        let own = thread_index::current();
+        let local = own.map(|index| self.locals.get_or_create(index, self.first_capacity));
+        self.count(local, Event::Put, 1);
+        if let Some(keep) = &self.rules.keep {
+            if !keep(&value) {
+                self.count(local, Event::Discarded, 1);
+                return;
+            }
+        }
+        let Some(local) = local else {
             // The thread is exiting and has no local any more.
-            drop(value);
+            self.count(None, Event::Discarded, 1);
             return;
         };
+        if let Some(reset) = &self.rules.reset {
+            reset(&mut value);
+        }
         // Relaxed [generation]: as in `try_take`.
         let generation = self.generation.load(Ordering::Relaxed);
-        let local = self.locals.get_or_create(own, self.first_capacity);
         // SAFETY: this thread holds index `own`, so it owns the local.
-        let expired = unsafe { local.put(value, generation) };
-        drop(expired);
+        match unsafe { local.put(value, generation, self.rules.max_chain) } {
+            Leftover::None => {}
+            Leftover::Expired(_) => self.count(Some(local), Event::DroppedByCleanup, 1),
+            Leftover::Refused(_) => self.count(Some(local), Event::Discarded, 1),
+        }
     }
 
     /// Ages every pooled value by one step (Go's per-GC `poolCleanup`): values
@@ -244,6 +312,35 @@ impl<T, F> Pool<T, F> {
         drop(dropped);
     }
 
+    /// A snapshot of the pool's counters: where gets were served, what was
+    /// created, discarded and aged out, and how many values the pool holds.
+    ///
+    /// Counting adds no atomic read-modify-write to the fast paths: each
+    /// thread's counters are written by that thread alone and summed here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use victim_pool::Pool;
+    /// let pool = Pool::new(|| 0u8);
+    /// drop(pool.get()); // created, then put back
+    /// drop(pool.get()); // from the private slot
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.created, stats.from_private, stats.puts), (1, 1, 2));
+    /// assert_eq!(stats.retained, 1);
+    /// ```
+    pub fn stats(&self) -> PoolStats {
+        let mut stats = PoolStats::default();
+        self.counters.add_to(&mut stats);
+        for (_, local) in self.locals.iter() {
+            local.counters.add_to(&mut stats);
+        }
+        stats.retained = stats
+            .puts
+            .saturating_sub(stats.hits() + stats.discarded + stats.dropped_by_cleanup);
+        stats
+    }
+
     /// Does the work of `cleanup` and returns the values to drop.
     fn age_one_step(&self) -> Vec<T> {
         let _one_at_a_time = lock(&self.cleanup_lock);
@@ -265,7 +362,7 @@ impl<T, F> Pool<T, F> {
                     // SAFETY: no thread holds `index` and none can acquire it
                     // while we hold the registry lock, so we act as the owner
                     // (thread_index R3).
-                    if let (Some(value), _) = unsafe { local.take_private(next, Age::Expired) } {
+                    if let Taken::Value(value) = unsafe { local.take_private(next, Age::Expired) } {
                         dropped.push(value);
                     }
                 }
@@ -275,11 +372,40 @@ impl<T, F> Pool<T, F> {
         // Relaxed [generation]: as in `try_take`; the chains drained above
         // are safe to use as primary whichever generation a thread reads.
         self.generation.store(next, Ordering::Relaxed);
+        self.counters
+            .bump_shared(Event::DroppedByCleanup, dropped.len() as u64);
         dropped
     }
 }
 
 impl<T, F: Fn() -> T> Pool<T, F> {
+    const_fn_unless_loom! {
+        /// Creates an empty pool that calls `create` when it has nothing to give.
+        ///
+        /// `const`, so a pool can be a `static`; nothing is allocated until a
+        /// thread first uses it.
+        pub const fn new(create: F) -> Self {
+            Pool {
+                locals: Locals::new(),
+                generation: AtomicUsize::new(0),
+                victim_empty_at: AtomicUsize::new(0),
+                cleanup_lock: Mutex::new(()),
+                first_capacity: DEFAULT_FIRST_CAPACITY,
+                rules: Rules::NONE,
+                counters: Counters::new(),
+                enrollment: Mutex::new(None),
+                _pinned: PhantomPinned,
+                create,
+            }
+        }
+    }
+
+    /// Starts a pool with return-time rules (reset hook, keep rule,
+    /// per-thread bound); see [`PoolBuilder`].
+    pub fn builder(create: F) -> PoolBuilder<T, F> {
+        PoolBuilder::new(Pool::new(create))
+    }
+
     /// Takes a value from the pool, or creates one, on loan: it goes back into
     /// the pool when the guard is dropped.
     ///
@@ -290,7 +416,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// # Examples
     ///
     /// ```
-    /// use victim_pool::Pool;
+    /// use victim_pool::{Pool, PoolGuard};
     /// let pool = Pool::new(|| String::with_capacity(64));
     /// {
     ///     let mut s = pool.get();
@@ -298,6 +424,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// } // returned here
     /// let again = pool.get();
     /// assert_eq!(*again, "scratch"); // values come back as they were left
+    /// let owned: String = PoolGuard::take(again); // detached: not returned
     /// ```
     pub fn get(&self) -> PoolGuard<'_, T, F> {
         PoolGuard::new(self, self.take())
@@ -305,9 +432,75 @@ impl<T, F: Fn() -> T> Pool<T, F> {
 
     /// Takes a value from the pool, or creates one; the caller owns it.
     pub fn take(&self) -> T {
-        match self.try_take() {
+        match self.take_pooled(Event::Created) {
             Some(value) => value,
             None => (self.create)(),
+        }
+    }
+
+    /// Like [`get`](Pool::get), for a pool in an `Arc`: the guard owns a
+    /// reference to the pool, so it can be `'static` and move across threads
+    /// and `.await` points.
+    pub fn get_owned(self: &std::sync::Arc<Self>) -> OwnedPoolGuard<T, F> {
+        OwnedPoolGuard::new(std::sync::Arc::clone(self), self.take())
+    }
+}
+
+impl<T, F> Pool<T, F> {
+    /// Takes a pooled value on loan, or returns `None` without creating one.
+    pub fn try_get(&self) -> Option<PoolGuard<'_, T, F>> {
+        Some(PoolGuard::new(self, self.try_take()?))
+    }
+
+    /// Joins the registry that [`cleanup_all`] (and a [`Sweeper`]) ages, until
+    /// the pool is dropped. Registering twice has no further effect.
+    ///
+    /// The pool must be pinned, since the registry refers to it in place:
+    /// `Pin::static_ref(&POOL)` for a `static`, `Arc::pin(pool)` or
+    /// `Box::pin(pool)` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use victim_pool::{cleanup_all, Pool};
+    /// let pool = Arc::pin(Pool::new(|| 0u64));
+    /// pool.as_ref().register();
+    /// pool.put(1); // this thread's private slot
+    /// pool.put(2); // this thread's chain
+    /// cleanup_all();
+    /// cleanup_all();
+    /// assert_eq!(pool.stats().dropped_by_cleanup, 1); // the chained value
+    /// // A live thread's private slot is aged by that thread, on its next use:
+    /// assert_eq!(pool.try_take(), None);
+    /// assert_eq!(pool.stats().retained, 0);
+    /// ```
+    pub fn register(self: Pin<&Self>)
+    where
+        T: Send + 'static,
+        F: Sync + 'static,
+    {
+        let pool: &Self = self.get_ref();
+        let mut enrollment = lock(&pool.enrollment);
+        if enrollment.is_none() {
+            let erased: *const (dyn Ages + 'static) = pool;
+            // SAFETY: the pool is pinned, so it stays at this address until
+            // its `Drop`, which withdraws the enrollment first.
+            *enrollment = Some(unsafe { registry::enroll(erased) });
+        }
+    }
+}
+
+impl<T: Send + 'static, F: Sync + 'static> Ages for Pool<T, F> {
+    fn age(&self) -> Box<dyn Garbage> {
+        Box::new(self.age_one_step())
+    }
+}
+
+impl<T, F> Drop for Pool<T, F> {
+    fn drop(&mut self) {
+        if let Some(enrollment) = lock(&self.enrollment).take() {
+            registry::withdraw(enrollment);
         }
     }
 }
@@ -324,3 +517,5 @@ impl<T, F> fmt::Debug for Pool<T, F> {
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+#[cfg(all(test, not(loom)))]
+mod tests_service;

@@ -255,7 +255,8 @@ fn a_panicking_create_leaves_the_pool_usable() {
 fn a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once() {
     struct Bomb {
         id: usize,
-        inner: Tracked,
+        /// Counts the drop, even when `Bomb`'s own `Drop` panics.
+        _inner: Tracked,
     }
     impl Drop for Bomb {
         fn drop(&mut self) {
@@ -267,7 +268,7 @@ fn a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once() {
     for id in 0..10 {
         pool.put(Bomb {
             id,
-            inner: tracked(&drops, id),
+            _inner: tracked(&drops, id),
         });
     }
     pool.cleanup();
@@ -276,14 +277,21 @@ fn a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once() {
     // All 9 chain values were dropped, the panicking one included (its fields
     // are still dropped during unwinding); the private value is ours.
     assert_eq!(drops.count(), 9);
-    assert!(!drops.was_dropped(0), "the private value is only ours to touch");
+    assert!(
+        !drops.was_dropped(0),
+        "the private value is only ours to touch"
+    );
     // Two cleanups have passed: the next put displaces and drops it.
     pool.put(Bomb {
         id: 10,
-        inner: tracked(&drops, 10),
+        _inner: tracked(&drops, 10),
     });
     assert!(drops.was_dropped(0));
-    assert_eq!(pool.try_take().map(|b| b.id), Some(10), "the pool still works");
+    assert_eq!(
+        pool.try_take().map(|b| b.id),
+        Some(10),
+        "the pool still works"
+    );
     drop(pool);
     assert_eq!(drops.count(), 11);
 }

@@ -5,7 +5,7 @@
 //! pool's array of locals) stay as small as the number of threads alive at
 //! once, not the number ever started.
 
-use crate::sync::{global_mutex, lock, thread_local};
+use crate::sync::{global_mutex, lock, thread_local, try_lock};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -94,6 +94,17 @@ pub(crate) fn current() -> Option<usize> {
 pub(crate) fn with_unowned_indices<R>(f: impl FnOnce(&dyn Fn(usize) -> bool) -> R) -> R {
     let registry = lock(&REGISTRY);
     f(&|index| !registry.taken.get(index).copied().unwrap_or(false))
+}
+
+/// Like [`with_unowned_indices`], but returns `None` at once if the registry
+/// is locked by another thread.
+pub(crate) fn try_with_unowned_indices<R>(
+    f: impl FnOnce(&dyn Fn(usize) -> bool) -> R,
+) -> Option<R> {
+    let registry = try_lock(&REGISTRY)?;
+    Some(f(&|index| {
+        !registry.taken.get(index).copied().unwrap_or(false)
+    }))
 }
 
 #[cfg(all(test, not(loom)))]

@@ -1,0 +1,113 @@
+//! Aging every registered pool at once, as Go's garbage collector does for
+//! all pools (Go: `allPools`, `oldPools`).
+
+use crate::sync::{global_mutex, lock, Arc, Mutex};
+
+/// A pool seen through the registry, its value type erased.
+pub(crate) trait Ages: Sync {
+    /// One cleanup step; returns the values to drop once no lock is held.
+    fn age(&self) -> Box<dyn Garbage>;
+}
+
+/// Anything whose drop is deferred until the registry's locks are released.
+pub(crate) trait Garbage {}
+impl<T> Garbage for T {}
+
+/// The registry's handle on one pool.
+///
+/// # Invariants
+///
+/// - E1: `pool` is `Some` from registration until the pool's `Drop` sets it
+///   to `None`; while it is `Some`, the pool is alive and pinned in place.
+///   A holder of the lock may therefore use the pointer, and the pool's
+///   `Drop` waits for that holder before it frees anything.
+/// - E2: the pool holds one `Arc` of its enrollment until it is dropped, so a
+///   strong count of 1 means the registry's copy is the last: dead.
+pub(crate) struct Enrollment {
+    pool: Mutex<Option<PoolRef>>,
+}
+
+struct PoolRef(*const (dyn Ages + 'static));
+
+// SAFETY: the pointee is `Sync` (an `Ages` bound), and E1 keeps it alive
+// while the pointer is used, whichever thread uses it.
+unsafe impl Send for PoolRef {}
+
+global_mutex! {
+    static POOLS: Vec<Arc<Enrollment>> = Vec::new();
+}
+
+/// Adds `pool` to the registry.
+///
+/// # Safety
+///
+/// `pool` must stay at its address and alive until `withdraw` has been
+/// called with the returned enrollment (the pool's `Drop` does this).
+pub(crate) unsafe fn enroll(pool: *const (dyn Ages + 'static)) -> Arc<Enrollment> {
+    let enrollment = Arc::new(Enrollment {
+        pool: Mutex::new(Some(PoolRef(pool))),
+    });
+    lock(&POOLS).push(Arc::clone(&enrollment));
+    enrollment
+}
+
+/// Removes a pool from the registry; returns once no `cleanup_all` uses it.
+pub(crate) fn withdraw(enrollment: Arc<Enrollment>) {
+    *lock(&enrollment.pool) = None;
+}
+
+/// Runs one [`cleanup`](crate::Pool::cleanup) on every registered pool.
+///
+/// Pools join with [`Pool::register`](crate::Pool::register) and leave when
+/// they are dropped; a dropped pool is never touched. Each pool's values are
+/// dropped after the registry's locks are released, so a `Drop` may use any
+/// pool or the registry. If a `Drop` panics, the panic propagates and the
+/// pools not yet visited are skipped this time.
+///
+/// # Examples
+///
+/// ```
+/// use std::pin::Pin;
+/// use victim_pool::{cleanup_all, Pool};
+///
+/// static NAMES: Pool<String> = Pool::new(String::new);
+/// Pin::static_ref(&NAMES).register();
+/// std::thread::spawn(|| {
+///     NAMES.put("idle".to_string());
+///     NAMES.put("idle too".to_string());
+/// })
+/// .join()
+/// .unwrap();
+/// cleanup_all();
+/// cleanup_all(); // nobody took them: both dropped
+/// assert_eq!(NAMES.stats().dropped_by_cleanup, 2);
+/// ```
+pub fn cleanup_all() {
+    let enrolled: Vec<Arc<Enrollment>> = {
+        let mut pools = lock(&POOLS);
+        // E2: a count of 1 is the registry's own copy of a dropped pool.
+        pools.retain(|enrollment| Arc::strong_count(enrollment) > 1);
+        pools.clone()
+    };
+    for enrollment in enrolled {
+        let garbage = {
+            let pool = lock(&enrollment.pool);
+            match &*pool {
+                // SAFETY: E1: the pool is alive while its entry is `Some`,
+                // and its `Drop` waits for this lock.
+                Some(pool) => unsafe { (*pool.0).age() },
+                None => continue,
+            }
+        };
+        drop(garbage);
+    }
+}
+
+/// The number of pools registered and not yet dropped.
+pub fn registered_pools() -> usize {
+    // E2, as in `cleanup_all`.
+    lock(&POOLS)
+        .iter()
+        .filter(|enrollment| Arc::strong_count(enrollment) > 1)
+        .count()
+}

@@ -1,0 +1,136 @@
+//! Statistics by tier: where gets were served, and where values went.
+
+use crate::sync::{const_fn_unless_loom, zeroed_counters, AtomicU64, Ordering};
+use std::ops::AddAssign;
+
+/// A snapshot of a pool's counters, from [`Pool::stats`](crate::Pool::stats).
+///
+/// Counters are cumulative since the pool was created. Each is exact for
+/// operations that finished before the snapshot and ordered before it by
+/// happens-before; operations running concurrently may or may not be counted.
+///
+/// `retained` is derived: values put, minus values taken, discarded and
+/// dropped. It is exact when nothing runs concurrently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Gets served from the calling thread's private slot.
+    pub from_private: u64,
+    /// Gets served from the head of the calling thread's own chain.
+    pub from_own_chain: u64,
+    /// Gets served from the tail of another thread's chain.
+    pub stolen: u64,
+    /// Gets served from the victim cache (values that lived through one cleanup).
+    pub from_victim: u64,
+    /// Gets that found nothing and called the create function (`get`, `take`).
+    pub created: u64,
+    /// Gets that found nothing and returned `None` (`try_take`, `try_get`).
+    pub missed: u64,
+    /// Values given to `put` (including guard drops).
+    pub puts: u64,
+    /// Values the retention rules refused on `put` (the keep predicate, the
+    /// per-thread bound, or a put from a thread that is exiting); dropped.
+    pub discarded: u64,
+    /// Values dropped by aging: by a cleanup, or found expired by their
+    /// owning thread.
+    pub dropped_by_cleanup: u64,
+    /// Values in the pool now (see above).
+    pub retained: u64,
+}
+
+impl PoolStats {
+    /// Gets served by the pool, over all tiers.
+    pub fn hits(&self) -> u64 {
+        self.from_private + self.from_own_chain + self.stolen + self.from_victim
+    }
+}
+
+/// Which counter an event bumps.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Event {
+    FromPrivate,
+    FromOwnChain,
+    Stolen,
+    FromVictim,
+    Created,
+    Missed,
+    Put,
+    Discarded,
+    DroppedByCleanup,
+}
+
+const EVENTS: usize = 9;
+
+/// One set of counters.
+///
+/// # Invariants
+///
+/// - C1: a local's counters are written only by the local's owner (the
+///   holder of its thread index), with a plain load and store; ownership
+///   hand-offs are ordered by the thread registry, so no increment is lost.
+///   The pool's own counters are bumped with `fetch_add` by any thread.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    counts: [AtomicU64; EVENTS],
+}
+
+impl Counters {
+    const_fn_unless_loom! {
+        pub(crate) const fn new() -> Self {
+            Counters {
+                counts: zeroed_counters(),
+            }
+        }
+    }
+
+    /// Bumps a counter that only the calling thread writes (C1): no
+    /// read-modify-write, so the fast path stays free of them.
+    #[inline(always)]
+    pub(crate) fn bump_owned(&self, event: Event, by: u64) {
+        let counter = &self.counts[event as usize];
+        // Relaxed [owner-counter]: a statistic written by one thread at a
+        // time (C1); readers need no other memory to be visible.
+        let count = counter.load(Ordering::Relaxed);
+        // Relaxed [owner-counter]: as above.
+        counter.store(count + by, Ordering::Relaxed);
+    }
+
+    /// Bumps a counter that any thread may write.
+    pub(crate) fn bump_shared(&self, event: Event, by: u64) {
+        // Relaxed [shared-counter]: a statistic; the RMW alone keeps counts.
+        self.counts[event as usize].fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// Adds these counters into a snapshot.
+    pub(crate) fn add_to(&self, stats: &mut PoolStats) {
+        // Relaxed [counter-read]: statistics only.
+        let get = |event: Event| self.counts[event as usize].load(Ordering::Relaxed);
+        *stats += PoolStats {
+            from_private: get(Event::FromPrivate),
+            from_own_chain: get(Event::FromOwnChain),
+            stolen: get(Event::Stolen),
+            from_victim: get(Event::FromVictim),
+            created: get(Event::Created),
+            missed: get(Event::Missed),
+            puts: get(Event::Put),
+            discarded: get(Event::Discarded),
+            dropped_by_cleanup: get(Event::DroppedByCleanup),
+            retained: 0,
+        };
+    }
+}
+
+impl AddAssign for PoolStats {
+    fn add_assign(&mut self, other: PoolStats) {
+        self.from_private += other.from_private;
+        self.from_own_chain += other.from_own_chain;
+        self.stolen += other.stolen;
+        self.from_victim += other.from_victim;
+        self.created += other.created;
+        self.missed += other.missed;
+        self.puts += other.puts;
+        self.discarded += other.discarded;
+        self.dropped_by_cleanup += other.dropped_by_cleanup;
+        self.retained += other.retained;
+    }
+}

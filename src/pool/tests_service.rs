@@ -1,0 +1,198 @@
+//! The service features: return-time rules, statistics by tier, guards,
+//! the registry and the sweeper.
+
+use super::*;
+use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc as StdArc, Barrier};
+use std::time::{Duration, Instant};
+
+fn no_create<T>() -> T {
+    panic!("this test never creates values")
+}
+
+#[test]
+fn reset_runs_on_every_kept_return_and_never_on_discarded_values() {
+    static RESETS: StdAtomicUsize = StdAtomicUsize::new(0);
+    let pool = Pool::builder(|| Vec::<u8>::with_capacity(16))
+        .reset(|v: &mut Vec<u8>| {
+            RESETS.fetch_add(1, SeqCst);
+            v.clear();
+        })
+        .keep_if(|v: &Vec<u8>| v.capacity() <= 1024)
+        .build();
+    let mut buffer = pool.get();
+    buffer.extend_from_slice(b"dirty");
+    drop(buffer);
+    assert_eq!(RESETS.load(SeqCst), 1);
+    assert!(
+        pool.get().is_empty(),
+        "a value taken from the pool is clean"
+    );
+    assert_eq!(RESETS.load(SeqCst), 2);
+    pool.put(Vec::with_capacity(4096));
+    assert_eq!(RESETS.load(SeqCst), 2, "no reset for a discarded value");
+    let stats = pool.stats();
+    assert_eq!((stats.puts, stats.discarded), (3, 1));
+}
+
+#[test]
+fn the_per_thread_bound_caps_what_one_thread_retains() {
+    let pool = Pool::builder(no_create::<u32>)
+        .max_chain_per_thread(10)
+        .build();
+    for i in 0..100 {
+        pool.put(i);
+    }
+    let stats = pool.stats();
+    assert_eq!(
+        stats.retained, 11,
+        "ten in the chain, one in the private slot"
+    );
+    assert_eq!(stats.discarded, 89);
+    let mut kept = Vec::new();
+    while let Some(value) = pool.try_take() {
+        kept.push(value);
+    }
+    assert_eq!(kept.len(), 11);
+    assert_eq!(kept[0], 0, "the private slot keeps the first value");
+}
+
+#[test]
+fn statistics_count_every_tier_of_go_s_get_order() {
+    let pool: Pool<u32, _> = Pool::new(|| 0);
+    let stealer_pool = &pool;
+    // Another thread leaves three values: one private, two chained.
+    std::thread::scope(|scope| {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        scope.spawn(move || {
+            for value in [10, 11, 12] {
+                stealer_pool.put(value);
+            }
+            ready_tx.send(()).unwrap();
+            done_rx.recv().unwrap(); // stay alive: its private slot stays its own
+        });
+        ready_rx.recv().unwrap();
+        pool.put(1); // private
+        pool.put(2); // own chain
+        assert_eq!(pool.take(), 1);
+        assert_eq!(pool.take(), 2);
+        assert_eq!(pool.take(), 11, "stolen oldest-first from the other chain");
+        pool.put(3);
+        pool.put(4);
+        pool.cleanup();
+        assert_eq!(pool.take(), 3, "own victim private slot");
+        assert_eq!(pool.take(), 4, "victim chains, starting at our own");
+        assert_eq!(pool.take(), 12, "then the other thread's victim chain");
+        assert_eq!(pool.take(), 0, "created");
+        assert_eq!(pool.try_take(), None, "missed");
+        done_tx.send(()).unwrap();
+    });
+    let stats = pool.stats();
+    assert_eq!(stats.from_private, 1);
+    assert_eq!(stats.from_own_chain, 1);
+    assert_eq!(stats.stolen, 1);
+    assert_eq!(stats.from_victim, 3);
+    assert_eq!(stats.created, 1);
+    assert_eq!(stats.missed, 1);
+    assert_eq!(stats.puts, 7);
+    assert_eq!(stats.retained, 1, "the other thread's private value");
+}
+
+#[test]
+fn try_get_never_creates_and_owned_guards_return_from_other_threads() {
+    let pool = StdArc::new(Pool::new(no_create::<String>));
+    assert!(pool.try_get().is_none());
+    pool.put("shared".to_string());
+    let guard = pool.try_get().expect("the value just put");
+    assert_eq!(format!("{guard:?}"), "PoolGuard(\"shared\")");
+    drop(guard);
+    let owned = pool.get_owned();
+    let returned_on = std::thread::spawn(move || {
+        let mut owned = owned;
+        owned.push('!');
+        drop(owned); // returns to the pool from this thread
+        thread_index::current()
+    })
+    .join()
+    .unwrap();
+    assert!(returned_on.is_some());
+    // That thread has exited: its private slot is adopted before creating.
+    assert_eq!(pool.try_take().as_deref(), Some("shared!"));
+}
+
+#[test]
+fn a_dropped_pool_leaves_the_registry_and_is_never_touched() {
+    let before = registered_pools();
+    let pool = StdArc::pin(Pool::new(|| 0u8));
+    pool.as_ref().register();
+    pool.as_ref().register(); // once only
+    assert!(registered_pools() > before);
+    drop(pool);
+    cleanup_all(); // must not touch the dropped pool
+                   // Other tests register pools concurrently; ours is gone from the count
+                   // that includes it, and nothing crashed.
+    let boxed = Box::pin(Pool::new(|| 1u8));
+    boxed.as_ref().register();
+    drop(boxed);
+    cleanup_all();
+}
+
+#[test]
+fn a_burst_is_given_back_after_two_sweeps_except_idle_threads_private_slots() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 2_500;
+    static BURST: Pool<Vec<u8>> = Pool::new(Vec::new);
+    Pin::static_ref(&BURST).register();
+    let sweeper = Sweeper::start(Duration::from_millis(5));
+    let taken = StdArc::new(Barrier::new(THREADS));
+    let filled = StdArc::new(Barrier::new(THREADS + 1));
+    let (exit_tx, exit_rx) = mpsc::channel::<()>();
+    let exit_rx = StdArc::new(std::sync::Mutex::new(exit_rx));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (taken, filled) = (StdArc::clone(&taken), StdArc::clone(&filled));
+            let exit_rx = StdArc::clone(&exit_rx);
+            std::thread::spawn(move || {
+                // All values are live at once: the burst.
+                let held: Vec<Vec<u8>> = (0..PER_THREAD).map(|_| BURST.take()).collect();
+                taken.wait();
+                for buffer in held {
+                    BURST.put(buffer);
+                }
+                filled.wait();
+                exit_rx.lock().unwrap().recv().ok(); // idle until told to exit
+            })
+        })
+        .collect();
+    filled.wait();
+    let burst = THREADS * PER_THREAD;
+    assert_eq!(BURST.stats().created as usize, burst);
+    // Liveness, not timing: wait (bounded) until the sweeps have aged out
+    // everything they can reach.
+    let bound = THREADS; // one private value per idle, live thread
+    wait_until(|| BURST.stats().retained as usize <= bound);
+    assert_eq!(BURST.stats().retained as usize, bound);
+    for _ in 0..THREADS {
+        exit_tx.send(()).unwrap();
+    }
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    // Exited threads' private slots age like everything else.
+    wait_until(|| BURST.stats().retained == 0);
+    assert_eq!(BURST.stats().dropped_by_cleanup as usize, burst);
+    drop(sweeper);
+}
+
+/// Polls `done` until it holds; fails the test after a minute.
+fn wait_until(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached in a minute"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

@@ -98,9 +98,39 @@ impl<T> Local<T> {
     /// # Safety
     ///
     /// The caller owns this local (L1, L2).
+    #[inline]
     pub(crate) unsafe fn put(&self, value: T, generation: usize, max_chain: usize) -> Leftover<T> {
+        // SAFETY: L1; the closure moves values only and calls no user code.
+        let occupied = self.private.with_mut(|slot| unsafe {
+            if (*slot).is_some() {
+                return Some(value);
+            }
+            *slot = Some(Private {
+                value,
+                stamp: generation,
+            });
+            None
+        });
+        match occupied {
+            None => Leftover::None,
+            // SAFETY: forwarded from the caller.
+            Some(value) => unsafe { self.put_behind_private(value, generation, max_chain) },
+        }
+    }
+
+    /// `put` when the private slot is occupied.
+    ///
+    /// # Safety
+    ///
+    /// As for `put`.
+    #[inline(never)]
+    unsafe fn put_behind_private(
+        &self,
+        value: T,
+        generation: usize,
+        max_chain: usize,
+    ) -> Leftover<T> {
         enum Spill<T> {
-            Nothing,
             Push(T, usize),
             Expired(T),
         }
@@ -110,10 +140,9 @@ impl<T> Local<T> {
         };
         // SAFETY: L1; the closure moves values only and calls no user code.
         let spill = self.private.with_mut(|slot| unsafe {
-            let Some(old) = (*slot).take() else {
-                *slot = Some(fresh);
-                return Spill::Nothing;
-            };
+            let old = (*slot)
+                .take()
+                .expect("`put` checked that the slot is occupied");
             match Age::of(old.stamp, generation) {
                 Age::Primary => {
                     *slot = Some(old);
@@ -130,7 +159,6 @@ impl<T> Local<T> {
             }
         });
         match spill {
-            Spill::Nothing => Leftover::None,
             Spill::Push(value, half) => {
                 let chain = &self.chains[half];
                 // The bound is opt-in: measuring the chain pins the epoch.

@@ -22,11 +22,24 @@ const BUCKETS: usize = usize::BITS as usize;
 
 type Padded<T> = CachePadded<Local<T>>;
 
-/// Bucket and offset of `index`.
-fn locate(index: usize) -> (usize, usize) {
-    let position = index + 1;
-    let bucket = (usize::BITS - 1 - position.leading_zeros()) as usize;
-    (bucket, position - (1 << bucket))
+/// Where a thread index's local lives; computed once per thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Place {
+    pub(crate) index: usize,
+    bucket: usize,
+    offset: usize,
+}
+
+impl Place {
+    pub(crate) fn of(index: usize) -> Place {
+        let position = index + 1;
+        let bucket = (usize::BITS - 1 - position.leading_zeros()) as usize;
+        Place {
+            index,
+            bucket,
+            offset: position - (1 << bucket),
+        }
+    }
 }
 
 /// # Invariants
@@ -59,8 +72,8 @@ impl<T> Locals<T> {
 
     /// The local of thread `index`, allocating its bucket on first use.
     #[inline]
-    pub(crate) fn get_or_create(&self, index: usize, first_capacity: usize) -> &Local<T> {
-        let (bucket, offset) = locate(index);
+    pub(crate) fn get_or_create(&self, place: Place, first_capacity: usize) -> &Local<T> {
+        let Place { bucket, offset, .. } = place;
         // Acquire [bucket-publish]: pairs with the Release CAS in `allocate`,
         // so the locals' construction is visible before we use them.
         let mut locals = self.buckets[bucket].load(Ordering::Acquire);
@@ -175,6 +188,10 @@ mod tests {
 
     #[test]
     fn indices_map_to_consecutive_bucket_slots() {
+        let locate = |index| {
+            let place = Place::of(index);
+            (place.bucket, place.offset)
+        };
         assert_eq!(locate(0), (0, 0));
         assert_eq!(locate(1), (1, 0));
         assert_eq!(locate(2), (1, 1));
@@ -190,8 +207,8 @@ mod tests {
     #[test]
     fn iteration_visits_each_allocated_local_once_in_index_order() {
         let locals = Locals::<u8>::new();
-        locals.get_or_create(5, 1);
-        locals.get_or_create(0, 1);
+        locals.get_or_create(Place::of(5), 1);
+        locals.get_or_create(Place::of(0), 1);
         let indices: Vec<usize> = locals.iter().map(|(index, _)| index).collect();
         assert_eq!(indices, [0, 3, 4, 5, 6]);
         let after_four: Vec<*const Local<u8>> = locals
@@ -200,7 +217,7 @@ mod tests {
             .collect();
         let expected: Vec<*const Local<u8>> = [5, 6, 0, 3]
             .iter()
-            .map(|&i| locals.get_or_create(i, 1) as *const _)
+            .map(|&i| locals.get_or_create(Place::of(i), 1) as *const _)
             .collect();
         assert_eq!(after_four, expected);
         assert_eq!(locals.all_from(Some(4)).count(), 5);

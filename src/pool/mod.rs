@@ -139,8 +139,9 @@ impl<T, F> Pool<T, F> {
         // Relaxed [generation]: it only selects chains and ages; values are
         // published by the chains' own edges and the thread-index hand-off.
         let generation = self.generation.load(Ordering::Relaxed);
-        let own = thread_index::current();
-        let local = own.map(|index| self.locals.get_or_create(index, self.first_capacity));
+        let place = thread_index::current();
+        let local = place.map(|place| self.locals.get_or_create(place, self.first_capacity));
+        let own = place.map(|place| place.index);
         if let Some(local) = local {
             // SAFETY: this thread holds index `own`, so it owns the local.
             match unsafe { local.take_private(generation, Age::Primary) } {
@@ -252,32 +253,48 @@ impl<T, F> Pool<T, F> {
     /// The value is kept until a thread takes it or two cleanups pass. A
     /// value that is past two cleanups and is displaced from the private slot
     /// by this call is dropped here.
-    pub fn put(&self, mut value: T) {
-        let own = thread_index::current();
-        let local = own.map(|index| self.locals.get_or_create(index, self.first_capacity));
+    #[inline]
+    pub fn put(&self, value: T) {
+        let place = thread_index::current();
+        let local = place.map(|place| self.locals.get_or_create(place, self.first_capacity));
         self.count(local, Event::Put, 1);
-        if let Some(keep) = &self.rules.keep {
-            if !keep(&value) {
-                self.count(local, Event::Discarded, 1);
-                return;
+        let value = if self.rules.keep.is_some() || self.rules.reset.is_some() {
+            match self.screen(local, value) {
+                Some(value) => value,
+                None => return,
             }
-        }
+        } else {
+            value
+        };
         let Some(local) = local else {
             // The thread is exiting and has no local any more.
             self.count(None, Event::Discarded, 1);
             return;
         };
-        if let Some(reset) = &self.rules.reset {
-            reset(&mut value);
-        }
         // Relaxed [generation]: as in `try_take`.
         let generation = self.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `own`, so it owns the local.
         match unsafe { local.put(value, generation, self.rules.max_chain) } {
             Leftover::None => {}
+            // Dropped at the end of this statement, with nothing borrowed.
             Leftover::Expired(_) => self.count(Some(local), Event::DroppedByCleanup, 1),
             Leftover::Refused(_) => self.count(Some(local), Event::Discarded, 1),
         }
+    }
+
+    /// Applies the keep rule, then the reset hook; `None` if discarded.
+    #[cold]
+    fn screen(&self, local: Option<&Local<T>>, mut value: T) -> Option<T> {
+        if let Some(keep) = &self.rules.keep {
+            if !keep(&value) {
+                self.count(local, Event::Discarded, 1);
+                return None;
+            }
+        }
+        if let Some(reset) = &self.rules.reset {
+            reset(&mut value);
+        }
+        Some(value)
     }
 
     /// Ages every pooled value by one step (Go's per-GC `poolCleanup`): values

@@ -112,7 +112,7 @@ fn try_get_never_creates_and_owned_guards_return_from_other_threads() {
         let mut owned = owned;
         owned.push('!');
         drop(owned); // returns to the pool from this thread
-        thread_index::current()
+        thread_index::current().map(|place| place.index)
     })
     .join()
     .unwrap();

@@ -5,6 +5,7 @@
 //! pool's array of locals) stay as small as the number of threads alive at
 //! once, not the number ever started.
 
+use super::locals::Place;
 use crate::sync::{global_mutex, lock, thread_local, try_lock};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -60,20 +61,20 @@ global_mutex! {
 
 /// The calling thread's index, returned to the registry when the thread exits.
 struct ThreadIndex {
-    index: usize,
+    place: Place,
 }
 
 impl ThreadIndex {
     fn acquire() -> Self {
         ThreadIndex {
-            index: lock(&REGISTRY).acquire(),
+            place: Place::of(lock(&REGISTRY).acquire()),
         }
     }
 }
 
 impl Drop for ThreadIndex {
     fn drop(&mut self) {
-        lock(&REGISTRY).release(self.index);
+        lock(&REGISTRY).release(self.place.index);
     }
 }
 
@@ -81,11 +82,12 @@ thread_local! {
     static THREAD_INDEX: ThreadIndex = ThreadIndex::acquire();
 }
 
-/// The calling thread's index, or `None` while the thread is exiting and its
-/// index has already been given back (then the caller owns no local).
+/// The calling thread's index (with where its locals live), or `None` while
+/// the thread is exiting and its index has already been given back (then the
+/// caller owns no local).
 #[inline]
-pub(crate) fn current() -> Option<usize> {
-    THREAD_INDEX.try_with(|thread| thread.index).ok()
+pub(crate) fn current() -> Option<Place> {
+    THREAD_INDEX.try_with(|thread| thread.place).ok()
 }
 
 /// Runs `f` while no thread can acquire or release an index; `f` is told
@@ -127,11 +129,11 @@ mod tests {
 
     #[test]
     fn a_live_threads_index_is_owned_and_an_exited_ones_is_not() {
-        let mine = current().unwrap();
+        let mine = current().unwrap().index;
         let (tx, rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let other = std::thread::spawn(move || {
-            tx.send(current().unwrap()).unwrap();
+            tx.send(current().unwrap().index).unwrap();
             done_rx.recv().unwrap();
         });
         let theirs = rx.recv().unwrap();

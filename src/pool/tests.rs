@@ -111,40 +111,6 @@ fn two_idle_cleanups_drop_all_but_the_callers_private_value() {
 }
 
 #[test]
-fn an_exited_threads_values_are_stolen_and_then_aged_out() {
-    let drops = StdArc::new(Drops::default());
-    let pool: StdArc<Pool<Tracked>> = StdArc::new(Pool::new(no_create));
-    // Hold a thread index first, so this thread cannot inherit the other's.
-    assert!(pool.try_take().is_none());
-    {
-        let (pool, drops) = (StdArc::clone(&pool), StdArc::clone(&drops));
-        std::thread::spawn(move || {
-            for id in 0..10 {
-                pool.put(tracked(&drops, id));
-            }
-        })
-        .join()
-        .unwrap();
-    }
-    // The chain's 9 values are stealable at once; the private slot of an
-    // exited thread is reached only by cleanup (or by a thread that reuses
-    // the index).
-    let stolen = pool
-        .try_take()
-        .expect("stolen from the exited thread's chain");
-    assert_eq!(stolen.id, 1, "stealing takes the oldest value");
-    drop(stolen);
-    pool.cleanup();
-    pool.cleanup();
-    pool.cleanup();
-    assert_eq!(
-        drops.count(),
-        10,
-        "everything the exited thread left aged out"
-    );
-}
-
-#[test]
 fn stress_put_then_take_on_ten_threads_conserves_every_value() {
     let iterations = if cfg!(debug_assertions) {
         20_000

@@ -3,8 +3,7 @@
 
 use super::*;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc as StdArc, Barrier};
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Arc as StdArc};
 
 fn no_create<T>() -> T {
     panic!("this test never creates values")
@@ -100,28 +99,6 @@ fn statistics_count_every_tier_of_go_s_get_order() {
 }
 
 #[test]
-fn try_get_never_creates_and_owned_guards_return_from_other_threads() {
-    let pool = StdArc::new(Pool::new(no_create::<String>));
-    assert!(pool.try_get().is_none());
-    pool.put("shared".to_string());
-    let guard = pool.try_get().expect("the value just put");
-    assert_eq!(format!("{guard:?}"), "PoolGuard(\"shared\")");
-    drop(guard);
-    let owned = pool.get_owned();
-    let returned_on = std::thread::spawn(move || {
-        let mut owned = owned;
-        owned.push('!');
-        drop(owned); // returns to the pool from this thread
-        thread_index::current().map(|place| place.index)
-    })
-    .join()
-    .unwrap();
-    assert!(returned_on.is_some());
-    // That thread has exited: its private slot is adopted before creating.
-    assert_eq!(pool.try_take().as_deref(), Some("shared!"));
-}
-
-#[test]
 fn a_dropped_pool_leaves_the_registry_and_is_never_touched() {
     let before = registered_pools();
     let pool = StdArc::pin(Pool::new(|| 0u8));
@@ -136,63 +113,4 @@ fn a_dropped_pool_leaves_the_registry_and_is_never_touched() {
     boxed.as_ref().register();
     drop(boxed);
     cleanup_all();
-}
-
-#[test]
-fn a_burst_is_given_back_after_two_sweeps_except_idle_threads_private_slots() {
-    const THREADS: usize = 4;
-    const PER_THREAD: usize = 2_500;
-    static BURST: Pool<Vec<u8>> = Pool::new(Vec::new);
-    Pin::static_ref(&BURST).register();
-    let sweeper = Sweeper::start(Duration::from_millis(5));
-    let taken = StdArc::new(Barrier::new(THREADS));
-    let filled = StdArc::new(Barrier::new(THREADS + 1));
-    let (exit_tx, exit_rx) = mpsc::channel::<()>();
-    let exit_rx = StdArc::new(std::sync::Mutex::new(exit_rx));
-    let workers: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (taken, filled) = (StdArc::clone(&taken), StdArc::clone(&filled));
-            let exit_rx = StdArc::clone(&exit_rx);
-            std::thread::spawn(move || {
-                // All values are live at once: the burst.
-                let held: Vec<Vec<u8>> = (0..PER_THREAD).map(|_| BURST.take()).collect();
-                taken.wait();
-                for buffer in held {
-                    BURST.put(buffer);
-                }
-                filled.wait();
-                exit_rx.lock().unwrap().recv().ok(); // idle until told to exit
-            })
-        })
-        .collect();
-    filled.wait();
-    let burst = THREADS * PER_THREAD;
-    assert_eq!(BURST.stats().created as usize, burst);
-    // Liveness, not timing: wait (bounded) until the sweeps have aged out
-    // everything they can reach.
-    let bound = THREADS; // one private value per idle, live thread
-    wait_until(|| BURST.stats().retained as usize <= bound);
-    assert_eq!(BURST.stats().retained as usize, bound);
-    for _ in 0..THREADS {
-        exit_tx.send(()).unwrap();
-    }
-    for worker in workers {
-        worker.join().unwrap();
-    }
-    // Exited threads' private slots age like everything else.
-    wait_until(|| BURST.stats().retained == 0);
-    assert_eq!(BURST.stats().dropped_by_cleanup as usize, burst);
-    drop(sweeper);
-}
-
-/// Polls `done` until it holds; fails the test after a minute.
-fn wait_until(done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not reached in a minute"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }

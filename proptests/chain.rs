@@ -3,13 +3,13 @@
 //! drop panics).
 
 use crate::model::{powers_of_two, scripts, ChainLinksModel, DequeueModel, Op};
-use crate::support::{id_of, DropLedger, PlantedDropPanic};
+use crate::support::{cases, id_of, DropLedger, PlantedDropPanic};
 use proptest::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use victim_pool::PoolChain;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(cases(4096, 4))]
 
     /// Every push, pop and length agrees with an unbounded `VecDeque` for
     /// first links of 1 to 8 slots, `allocated_slots` stays between the
@@ -113,9 +113,7 @@ proptest! {
 fn chain_with_a_panicking_value() -> impl Strategy<Value = (u32, u32, u32, u32)> {
     (1..=200u32)
         .prop_flat_map(|pushes| (Just(pushes), 0..pushes))
-        .prop_flat_map(|(pushes, tail_pops)| {
-            (Just(pushes), Just(tail_pops), 0..pushes - tail_pops)
-        })
+        .prop_flat_map(|(pushes, tail_pops)| (Just(pushes), Just(tail_pops), 0..pushes - tail_pops))
         .prop_flat_map(|(pushes, tail_pops, head_pops)| {
             (
                 Just(pushes),

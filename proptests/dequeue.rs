@@ -2,13 +2,13 @@
 //! dropped with values inside (including a value whose drop panics).
 
 use crate::model::{powers_of_two, scripts, start_indices, DequeueModel, Op};
-use crate::support::{id_of, DropLedger, PlantedDropPanic};
+use crate::support::{cases, id_of, DropLedger, PlantedDropPanic};
 use proptest::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use victim_pool::PoolDequeue;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(cases(4096, 4))]
 
     /// Every push, pop and length agrees with a bounded `VecDeque` for
     /// capacities 1 to 64 and indices that cross the 32-bit wraparound;

@@ -141,7 +141,10 @@ impl ChainLinksModel {
     /// Takes the newest id: from the head link, else from the newest older
     /// link that has one. Links emptied this way stay linked.
     pub fn pop_head(&mut self) -> Option<u32> {
-        self.links.iter_mut().rev().find_map(|link| link.ids.pop_back())
+        self.links
+            .iter_mut()
+            .rev()
+            .find_map(|link| link.ids.pop_back())
     }
 
     /// Takes the oldest id, unlinking tail links that are empty and have a

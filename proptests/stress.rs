@@ -9,7 +9,7 @@
 
 use crate::model::{powers_of_two, start_indices, ChainLinksModel};
 use crate::support::{
-    assert_increasing, scaled, DropLedger, Producer, StartGate, Stealer, Tracked,
+    assert_increasing, cases, scaled, DropLedger, Producer, StartGate, Stealer, Tracked,
 };
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -114,8 +114,14 @@ fn run_scripts<P: Producer>(producer: P, script: Vec<ProducerOp>, stealers: Vec<
     if let Some(id) = seen.iter().position(|&n| n > 1) {
         panic!("value {id} came out {} times", seen[id]);
     }
-    let inside: Vec<u32> = (0..pushes as u32).filter(|&id| seen[id as usize] == 0).collect();
-    assert_eq!(producer.len(), inside.len(), "len() after all threads joined");
+    let inside: Vec<u32> = (0..pushes as u32)
+        .filter(|&id| seen[id as usize] == 0)
+        .collect();
+    assert_eq!(
+        producer.len(),
+        inside.len(),
+        "len() after all threads joined"
+    );
     ledger.assert_drops((0..pushes as u32).filter(|&id| seen[id as usize] == 1), 1);
     ledger.assert_drops(inside.iter().copied(), 0);
     drop(producer); // the last handle: the stealers' were dropped on their threads
@@ -123,7 +129,7 @@ fn run_scripts<P: Producer>(producer: P, script: Vec<ProducerOp>, stealers: Vec<
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 64 } else { 256 }))]
+    #![proptest_config(cases(4096, 16))]
 
     /// One producer and 1-3 stealers run random scripts on a dequeue whose
     /// indices start near the wraparound: no value is lost, duplicated or
@@ -228,7 +234,10 @@ fn one_producer_nine_stealers<P: Producer>(producer: P, n: u32) -> P {
         .map(|(id, &count)| (id, count))
         .take(8)
         .collect();
-    assert!(wrong.is_empty(), "values not seen exactly once, first (id, times): {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "values not seen exactly once, first (id, times): {wrong:?}"
+    );
     assert_eq!(producer.len(), 0);
     ledger.assert_each_dropped_once();
     producer
@@ -236,7 +245,7 @@ fn one_producer_nine_stealers<P: Producer>(producer: P, n: u32) -> P {
 
 /// Go runs its dequeue and chain tests with 2e6 values.
 fn go_test_values() -> u32 {
-    scaled(2_000_000, 20) as u32
+    scaled(2_000_000, 10) as u32
 }
 
 /// Go's dequeue test: a 16-slot ring whose indices start 500 before the
@@ -262,7 +271,10 @@ fn one_producer_and_nine_stealers_see_every_chain_value_once() {
     // has slots, so the links before the head hold at most `n` slots in
     // all, and the head link, twice the one before it, at most about `n`.
     let bound = (n as usize + DEFAULT_FIRST_CAPACITY).next_power_of_two();
-    assert!(allocated <= bound, "a head link of {allocated} slots after {n} pushes");
+    assert!(
+        allocated <= bound,
+        "a head link of {allocated} slots after {n} pushes"
+    );
 }
 
 /// Fills a chain with a million values on one thread and drains them from
@@ -271,7 +283,7 @@ fn one_producer_and_nine_stealers_see_every_chain_value_once() {
 /// million slots the chain grew to.
 #[test]
 fn a_chain_drained_from_the_tail_frees_every_link_but_the_head() {
-    let n = scaled(1_000_000, 10) as u32;
+    let n = scaled(1_000_000, 4) as u32;
     let ledger = DropLedger::leak(n as usize);
     let chain = PoolChain::new();
     let mut links = ChainLinksModel::new(DEFAULT_FIRST_CAPACITY);
@@ -294,9 +306,15 @@ fn a_chain_drained_from_the_tail_frees_every_link_but_the_head() {
     let links = drainer.join().unwrap();
     ledger.assert_each_dropped_once();
     let head = links.head_capacity();
-    assert!(head < n as usize, "the model's head link is smaller than the values pushed");
+    assert!(
+        head < n as usize,
+        "the model's head link is smaller than the values pushed"
+    );
     let allocated = pin_until(&chain, |slots| slots == head);
-    assert_eq!(allocated, head, "slots still allocated once drained, vs the head link's");
+    assert_eq!(
+        allocated, head,
+        "slots still allocated once drained, vs the head link's"
+    );
 }
 
 /// Interleaved producer and stealers: the producer pushes a million values
@@ -310,7 +328,7 @@ fn a_chain_drained_from_the_tail_frees_every_link_but_the_head() {
 fn a_chain_drained_round_by_round_keeps_at_most_one_round_of_slots() {
     const ROUND: u32 = 1024;
     const STEALERS: usize = 2;
-    let rounds = scaled(1_000_000, 10) as u32 / ROUND;
+    let rounds = scaled(1_000_000, 4) as u32 / ROUND;
     let n = rounds * ROUND;
     let ledger = DropLedger::leak(n as usize);
     let chain: PoolChain<Tracked<'static>> = PoolChain::new();
@@ -385,13 +403,114 @@ fn a_chain_drained_round_by_round_keeps_at_most_one_round_of_slots() {
     for &id in &popped {
         seen[id as usize] += 1;
     }
-    assert!(seen.iter().all(|&count| count == 1), "a value was lost or duplicated");
+    assert!(
+        seen.iter().all(|&count| count == 1),
+        "a value was lost or duplicated"
+    );
     ledger.assert_each_dropped_once();
-    let allocated = pin_until(&chain, |slots| slots.is_power_of_two() && slots <= ROUND as usize);
+    let allocated = pin_until(&chain, |slots| {
+        slots.is_power_of_two() && slots <= ROUND as usize
+    });
     assert!(
         allocated.is_power_of_two() && allocated <= ROUND as usize,
         "{allocated} slots allocated after rounds of {ROUND} were drained"
     );
+}
+
+/// Links are unlinked and retired by whichever stealer finds them drained
+/// while other stealers, and the producer walking back from an empty head
+/// link, may still be reading them. A chain has only ~log2(n) links, so this
+/// drains many small chains in turn (first link of one slot) with three
+/// stealers, while the producer pops its head twice after every fourth
+/// push. Every value comes out once and is dropped once; under
+/// AddressSanitizer (`.ci/sanitizers.sh`) a link freed too early is a
+/// use-after-free report.
+#[test]
+fn many_chains_drained_by_racing_stealers_lose_no_value_across_unlinks() {
+    const STEALERS: usize = 3;
+    const PER_CHAIN: u32 = 1024;
+    let chains = scaled(4096, 16);
+    let n = chains as u32 * PER_CHAIN;
+    let ledger = DropLedger::leak(n as usize);
+    let gate = Arc::new(StartGate::new());
+    let finished = Arc::new(AtomicUsize::new(0));
+    let producers: Vec<PoolChain<Tracked<'static>>> = (0..chains)
+        .map(|_| PoolChain::with_first_capacity(1))
+        .collect();
+
+    let stealer_threads: Vec<_> = (0..STEALERS)
+        .map(|_| {
+            let stealers: Vec<_> = producers.iter().map(PoolChain::stealer).collect();
+            let (gate, finished) = (Arc::clone(&gate), Arc::clone(&finished));
+            thread::spawn(move || {
+                gate.wait();
+                let mut taken = Vec::new();
+                for (i, stealer) in stealers.iter().enumerate() {
+                    loop {
+                        // Acquire [producer-done]: pairs with the Release
+                        // increment after the producer's last push into
+                        // chain `i`.
+                        let done = finished.load(Ordering::Acquire) > i;
+                        match stealer.pop_tail() {
+                            Some(value) => taken.push(value.id()),
+                            None if done => break,
+                            None => thread::yield_now(),
+                        }
+                    }
+                }
+                // Handles are returned, not dropped here: the chains are
+                // freed on the main thread after the joins.
+                (stealers, taken)
+            })
+        })
+        .collect();
+    let producer_thread = {
+        let (gate, finished) = (Arc::clone(&gate), Arc::clone(&finished));
+        thread::spawn(move || {
+            gate.wait();
+            let mut popped = Vec::new();
+            for (i, chain) in producers.iter().enumerate() {
+                let first = i as u32 * PER_CHAIN;
+                for id in first..first + PER_CHAIN {
+                    chain.push_head(ledger.value(id));
+                    if id % 4 == 3 {
+                        popped.extend(chain.pop_head().map(|v| v.id()));
+                        popped.extend(chain.pop_head().map(|v| v.id()));
+                    }
+                }
+                // Release [producer-done]: the pushes into chain `i`
+                // happen-before a stealer that sees the count pass `i`.
+                finished.fetch_add(1, Ordering::Release);
+            }
+            (producers, popped)
+        })
+    };
+    gate.open();
+    let (producers, popped) = producer_thread.join().unwrap();
+    let mut seen = vec![0u8; n as usize];
+    let mut handles = Vec::new();
+    for (i, handle) in stealer_threads.into_iter().enumerate() {
+        let (stealers, taken) = handle.join().unwrap();
+        assert_increasing(&format!("stealer {i}"), &taken);
+        for id in taken {
+            seen[id as usize] += 1;
+        }
+        handles.push(stealers);
+    }
+    for &id in &popped {
+        seen[id as usize] += 1;
+    }
+    let wrong: Vec<(usize, u8)> = (seen.iter().enumerate())
+        .filter(|&(_, &count)| count != 1)
+        .map(|(id, &count)| (id, count))
+        .take(8)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "values not seen exactly once, first (id, times): {wrong:?}"
+    );
+    ledger.assert_each_dropped_once();
+    drop((producers, handles));
 }
 
 /// Pins the epoch again and again (an empty `pop_tail` pins, and every

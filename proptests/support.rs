@@ -239,6 +239,12 @@ pub fn assert_increasing(who: &str, ids: &[u32]) {
     }
 }
 
+/// A proptest configuration running `release` cases in release builds and
+/// `1/divisor` of them in debug builds.
+pub fn cases(release: u32, divisor: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config::with_cases(scaled(release as usize, divisor as usize) as u32)
+}
+
 /// Scales a count for the build profile: the full count in release builds,
 /// `1/divisor` of it (at least 1) in debug builds. Every assertion runs in
 /// both.

@@ -4,5 +4,7 @@
 mod chain;
 mod dequeue;
 mod model;
+mod pool;
+mod pool_model;
 mod stress;
 mod support;

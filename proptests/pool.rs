@@ -1,0 +1,884 @@
+//! `Pool` against its reference model (`pool_model`), and concurrent scripts
+//! checked for conservation.
+//!
+//! # Lockstep: why the model can predict a real pool
+//!
+//! Each logical thread is one OS worker thread that runs the pool operations
+//! the driver sends it, one at a time, so it keeps one thread index for the
+//! whole case and every operation finishes before the next starts.
+//!
+//! Thread indices are process-wide and other tests run in parallel in this
+//! binary, so the workers' indices are neither `0..n` nor in spawn order.
+//! The model needs only their cyclic order: other threads' locals in this
+//! pool exist but stay empty, and the steal order (after the own index,
+//! wrapping) and victim order (from the own index, wrapping) over non-empty
+//! locals depend on nothing else. Each case learns that order from the pool
+//! itself before it starts: on a fresh pool per worker, every worker puts
+//! two markers (one lands in its private slot, one on its chain) and that
+//! worker then takes until it runs dry; after its own two markers, it steals
+//! the others' chain markers in index order. The test asserts that all `n`
+//! orders observed this way are rotations of one cyclic order (a property
+//! in itself) and gives that order to the model.
+//!
+//! A worker that exits leaves its local behind, and what the pool does with
+//! that local's private value depends on other tests' threads (see
+//! `pool_model`'s docs): there the model follows the pool's answer, within
+//! what the contract allows. Exited workers are not replaced within a case.
+
+use crate::pool_model::{Effects, Id, ModelCounts, PoolModel, Rules};
+use proptest::prelude::*;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::thread::{Scope, ScopedJoinHandle};
+use victim_pool::{OwnedPoolGuard, Pool, PoolGuard, PoolStats};
+
+// ---------------------------------------------------------------------------
+// Payload
+
+/// Every drop and every reset of a `Logged` value, in order.
+#[derive(Debug, Default)]
+struct EventLog {
+    drops: Mutex<Vec<Id>>,
+    resets: Mutex<Vec<Id>>,
+}
+
+impl EventLog {
+    /// The drops since the last call, sorted.
+    fn drain_drops(&self) -> Vec<Id> {
+        let mut dropped = std::mem::take(&mut *self.drops.lock().unwrap());
+        dropped.sort_unstable();
+        dropped
+    }
+
+    /// The resets since the last call, in order.
+    fn drain_resets(&self) -> Vec<Id> {
+        std::mem::take(&mut *self.resets.lock().unwrap())
+    }
+}
+
+/// A pooled value that logs its drop. `check` detects a value read torn or
+/// from freed memory.
+#[derive(Debug)]
+struct Logged {
+    id: Id,
+    check: Id,
+    log: Arc<EventLog>,
+}
+
+impl Logged {
+    fn new(id: Id, log: &Arc<EventLog>) -> Self {
+        Logged {
+            id,
+            check: !id,
+            log: Arc::clone(log),
+        }
+    }
+
+    fn id(&self) -> Id {
+        assert_eq!(self.check, !self.id, "value {} corrupted", self.id);
+        self.id
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        // No assertion here: a panic in a drop during a cleanup's unwinding
+        // would abort the whole test binary. A corrupted value logs an id
+        // that no model expects.
+        let id = if self.check == !self.id {
+            self.id
+        } else {
+            Id::MAX
+        };
+        self.log.drops.lock().unwrap().push(id);
+    }
+}
+
+type Create = Box<dyn Fn() -> Logged + Send + Sync>;
+type ModelledPool = Pool<Logged, Create>;
+
+// ---------------------------------------------------------------------------
+// Lockstep workers
+
+enum Reply {
+    Done,
+    Value(Option<Logged>),
+    Id(Option<Id>),
+    Guard(OwnedPoolGuard<Logged, Create>),
+    Marker(Option<u32>),
+}
+
+type Job = Box<dyn FnOnce() -> Reply + Send>;
+
+/// An OS thread that runs jobs one at a time, answering each.
+struct Worker<'scope> {
+    jobs: Option<mpsc::Sender<Job>>,
+    replies: mpsc::Receiver<Reply>,
+    thread: Option<ScopedJoinHandle<'scope, ()>>,
+}
+
+impl<'scope> Worker<'scope> {
+    fn spawn(scope: &'scope Scope<'scope, '_>) -> Self {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (reply_tx, replies) = mpsc::channel();
+        let thread = scope.spawn(move || {
+            for job in job_rx {
+                if reply_tx.send(job()).is_err() {
+                    break;
+                }
+            }
+        });
+        Worker {
+            jobs: Some(jobs),
+            replies,
+            thread: Some(thread),
+        }
+    }
+
+    fn run(&self, job: impl FnOnce() -> Reply + Send + 'static) -> Reply {
+        let jobs = self.jobs.as_ref().expect("worker has exited");
+        jobs.send(Box::new(job)).expect("worker alive");
+        self.replies.recv().expect("worker panicked")
+    }
+
+    /// Ends the thread and waits until it is gone (its thread index freed).
+    fn exit(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("worker panicked");
+        }
+    }
+}
+
+fn no_create<T>() -> T {
+    panic!("calibration never creates values")
+}
+
+/// The workers' thread indices in increasing order, up to rotation, as the
+/// pool's steal order shows it; asserts every worker sees the same order.
+fn learn_index_order(workers: &[Worker<'_>]) -> Vec<usize> {
+    let n = workers.len();
+    let mut order: Option<Vec<usize>> = None;
+    for taker in 0..n {
+        let pool: Arc<Pool<u32>> = Arc::new(Pool::new(no_create));
+        for (w, worker) in workers.iter().enumerate() {
+            let pool = Arc::clone(&pool);
+            worker.run(move || {
+                pool.put(2 * w as u32); // the private slot
+                pool.put(2 * w as u32 + 1); // the chain
+                Reply::Done
+            });
+        }
+        let mut taken = Vec::new();
+        for _ in 0..=n + 1 {
+            let pool = Arc::clone(&pool);
+            match workers[taker].run(move || Reply::Marker(pool.try_take())) {
+                Reply::Marker(marker) => taken.push(marker),
+                _ => unreachable!(),
+            }
+        }
+        let own = 2 * taker as u32;
+        assert_eq!(
+            &taken[..2],
+            [Some(own), Some(own + 1)],
+            "private, then own chain"
+        );
+        assert_eq!(
+            taken[n + 1],
+            None,
+            "private values of live threads are never stolen"
+        );
+        let mut seen: Vec<usize> = vec![taker];
+        for marker in &taken[2..=n] {
+            let marker = marker.expect("every other chain marker is stolen");
+            assert_eq!(marker % 2, 1, "only chain markers are stolen");
+            seen.push(marker as usize / 2);
+        }
+        // Rotate so that worker 0 comes first, then compare perspectives.
+        let zero = seen.iter().position(|&w| w == 0).unwrap();
+        seen.rotate_left(zero);
+        match &order {
+            None => order = Some(seen),
+            Some(order) => assert_eq!(
+                order, &seen,
+                "worker {taker} steals in another cyclic order than worker 0"
+            ),
+        }
+    }
+    order.unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// The model check
+
+#[derive(Clone, Debug)]
+enum Action {
+    /// Put a new value.
+    PutNew,
+    /// Put back a value some thread took (any thread may return it).
+    PutHeld(usize),
+    TryTake,
+    Take,
+    /// `get`, then drop the guard (the value goes back).
+    GetAndReturn,
+    /// `get`, then `PoolGuard::take`.
+    GetAndDetach,
+    /// `try_get`, then drop the guard, if any.
+    TryGetAndReturn,
+    /// `get_owned`; the guard is kept, to be dropped later on any thread.
+    GetOwned,
+    /// Drop a kept owned guard on this thread: the value returns here.
+    ReturnGuard(usize),
+    /// Drop a value some thread took.
+    DropHeld(usize),
+    Cleanup,
+    /// The thread exits (ignored if it is the last one running).
+    Exit,
+}
+
+#[derive(Clone, Debug)]
+struct Step {
+    /// Picks among the threads still running (modulo their number).
+    thread: usize,
+    action: Action,
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        4 => Just(Action::PutNew),
+        3 => (0..8usize).prop_map(Action::PutHeld),
+        4 => Just(Action::TryTake),
+        2 => Just(Action::Take),
+        2 => Just(Action::GetAndReturn),
+        1 => Just(Action::GetAndDetach),
+        1 => Just(Action::TryGetAndReturn),
+        1 => Just(Action::GetOwned),
+        1 => (0..4usize).prop_map(Action::ReturnGuard),
+        1 => (0..8usize).prop_map(Action::DropHeld),
+        2 => Just(Action::Cleanup),
+        1 => Just(Action::Exit),
+    ]
+}
+
+fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        (0..4usize, action()).prop_map(|(thread, action)| Step { thread, action }),
+        1..max,
+    )
+}
+
+fn rules() -> impl Strategy<Value = Rules> {
+    (
+        prop::option::of(prop_oneof![Just(3u64), Just(5)]),
+        prop::option::of(1..4usize),
+        any::<bool>(),
+    )
+        .prop_map(|(discard_multiple_of, max_chain, reset)| Rules {
+            discard_multiple_of,
+            max_chain,
+            reset,
+        })
+}
+
+/// Everything dropped so far, to catch a second drop of any value.
+#[derive(Default)]
+struct DropLedger(HashSet<Id>);
+
+impl DropLedger {
+    fn record(&mut self, dropped: &[Id]) {
+        for &id in dropped {
+            assert!(self.0.insert(id), "value {id} dropped twice");
+        }
+    }
+}
+
+fn counts_of(stats: PoolStats) -> ModelCounts {
+    ModelCounts {
+        from_private: stats.from_private,
+        from_own_chain: stats.from_own_chain,
+        stolen: stats.stolen,
+        from_victim: stats.from_victim,
+        created: stats.created,
+        missed: stats.missed,
+        puts: stats.puts,
+        discarded: stats.discarded,
+        dropped_by_cleanup: stats.dropped_by_cleanup,
+        retained: stats.retained,
+    }
+}
+
+/// A pool with `rules` whose values log their drops and resets in `log`
+/// and whose create function numbers values from `ids`.
+fn modelled_pool(
+    rules: Rules,
+    first_link: usize,
+    log: &Arc<EventLog>,
+    ids: &Arc<AtomicU64>,
+) -> ModelledPool {
+    let create: Create = {
+        let (log, ids) = (Arc::clone(log), Arc::clone(ids));
+        Box::new(move || Logged::new(ids.fetch_add(1, SeqCst), &log))
+    };
+    if rules.discard_multiple_of.is_none() && rules.max_chain.is_none() && !rules.reset {
+        return Pool::new(create).with_first_link_capacity(first_link);
+    }
+    let mut builder = Pool::builder(create).first_link_capacity(first_link);
+    if let Some(m) = rules.discard_multiple_of {
+        builder = builder.keep_if(move |v: &Logged| v.id() % m != 0);
+    }
+    if let Some(max) = rules.max_chain {
+        builder = builder.max_chain_per_thread(max);
+    }
+    if rules.reset {
+        let log = Arc::clone(log);
+        builder = builder.reset(move |v: &mut Logged| log.resets.lock().unwrap().push(v.id()));
+    }
+    builder.build()
+}
+
+fn check_against_model(threads: usize, first_link: usize, rules: Rules, script: &[Step]) {
+    let log = Arc::new(EventLog::default());
+    let ids = Arc::new(AtomicU64::new(0));
+    let pool = Arc::new(modelled_pool(rules, first_link, &log, &ids));
+    let mut ledger = DropLedger::default();
+
+    let model = std::thread::scope(|scope| {
+        let mut workers: Vec<Worker<'_>> = (0..threads).map(|_| Worker::spawn(scope)).collect();
+        let mut model = PoolModel::new(learn_index_order(&workers), 0, rules);
+        let mut live: Vec<usize> = (0..threads).collect();
+        // Values and owned guards callers hold, in the order they got them.
+        let mut held: Vec<Logged> = Vec::new();
+        let mut guards: Vec<OwnedPoolGuard<Logged, Create>> = Vec::new();
+
+        for (n, step) in script.iter().enumerate() {
+            let t = live[step.thread % live.len()];
+            let worker = &workers[t];
+            let context = || format!("step {n} on thread {t}: {:?}", step.action);
+            let p = Arc::clone(&pool);
+            // Each arm runs the operation, then asks the model what it should
+            // have done (gets tell the model what they returned: see
+            // `pool_model` on exited threads).
+            let (expected, got): (Effects, Option<Id>) = match &step.action {
+                Action::PutHeld(k) if !held.is_empty() => {
+                    let value = held.remove(k % held.len());
+                    let id = value.id();
+                    worker.run(move || {
+                        p.put(value);
+                        Reply::Done
+                    });
+                    (model.put(t, id), None)
+                }
+                Action::PutNew | Action::PutHeld(_) => {
+                    let id = ids.fetch_add(1, SeqCst);
+                    assert_eq!(id, model.fresh_id(), "{}", context());
+                    let value = Logged::new(id, &log);
+                    worker.run(move || {
+                        p.put(value);
+                        Reply::Done
+                    });
+                    (model.put(t, id), None)
+                }
+                Action::TryTake | Action::Take | Action::GetAndDetach => {
+                    let reply = match step.action {
+                        Action::TryTake => worker.run(move || Reply::Value(p.try_take())),
+                        Action::Take => worker.run(move || Reply::Value(Some(p.take()))),
+                        _ => worker.run(move || Reply::Value(Some(PoolGuard::take(p.get())))),
+                    };
+                    let Reply::Value(value) = reply else {
+                        unreachable!()
+                    };
+                    let got = value.as_ref().map(Logged::id);
+                    held.extend(value);
+                    let expected = match (&step.action, got) {
+                        (Action::TryTake, _) => model.try_take(t, got),
+                        (_, Some(got)) => model.take(t, got),
+                        (_, None) => unreachable!("take always returns a value"),
+                    };
+                    (expected, got)
+                }
+                Action::GetAndReturn => {
+                    let Reply::Id(got) = worker.run(move || Reply::Id(Some(p.get().id()))) else {
+                        unreachable!()
+                    };
+                    (model.get_and_return(t, got.unwrap()), got)
+                }
+                Action::TryGetAndReturn => {
+                    let Reply::Id(got) = worker.run(move || Reply::Id(p.try_get().map(|g| g.id())))
+                    else {
+                        unreachable!()
+                    };
+                    let mut expected = model.try_take(t, got);
+                    if let Some(id) = got {
+                        let returned = model.put(t, id);
+                        expected.dropped.extend(returned.dropped);
+                        expected.dropped.sort_unstable();
+                        expected.reset = returned.reset;
+                    }
+                    (expected, got)
+                }
+                Action::GetOwned => {
+                    let Reply::Guard(guard) = worker.run(move || Reply::Guard(p.get_owned()))
+                    else {
+                        unreachable!()
+                    };
+                    let got = guard.id();
+                    guards.push(guard);
+                    (model.take(t, got), Some(got))
+                }
+                Action::ReturnGuard(k) => {
+                    if guards.is_empty() {
+                        continue;
+                    }
+                    let guard = guards.remove(k % guards.len());
+                    let id = guard.id();
+                    worker.run(move || {
+                        drop(guard);
+                        Reply::Done
+                    });
+                    (model.put(t, id), None)
+                }
+                Action::DropHeld(k) => {
+                    if held.is_empty() {
+                        continue;
+                    }
+                    let value = held.remove(k % held.len());
+                    let id = value.id();
+                    drop(value);
+                    let expected = Effects {
+                        dropped: vec![id],
+                        ..Effects::default()
+                    };
+                    (expected, None)
+                }
+                Action::Cleanup => {
+                    worker.run(move || {
+                        p.cleanup();
+                        Reply::Done
+                    });
+                    (model.cleanup(), None)
+                }
+                Action::Exit => {
+                    if live.len() == 1 {
+                        continue;
+                    }
+                    drop(p);
+                    workers[t].exit();
+                    live.retain(|&l| l != t);
+                    model.exit(t);
+                    (Effects::default(), None)
+                }
+            };
+            assert_eq!(got, expected.got, "value returned, {}", context());
+            assert_eq!(log.drain_resets(), expected.reset, "resets, {}", context());
+            let dropped = log.drain_drops();
+            ledger.record(&dropped);
+            let uncertain: Vec<Id> = dropped
+                .iter()
+                .copied()
+                .filter(|id| !expected.dropped.contains(id))
+                .collect();
+            assert!(
+                expected.dropped.iter().all(|id| dropped.contains(id))
+                    && uncertain.iter().all(|id| expected.may_drop.contains(id)),
+                "{}: dropped {dropped:?}, model says {:?} (and maybe {:?})",
+                context(),
+                expected.dropped,
+                expected.may_drop
+            );
+            model.resolve_may_drop(&uncertain);
+            assert_eq!(
+                counts_of(pool.stats()),
+                model.counts(),
+                "statistics, {}",
+                context()
+            );
+        }
+        // Callers' values are dropped by the callers; guards go back (on
+        // the driver thread, which may or may not have a local: no model).
+        let mut mine: Vec<Id> = held.iter().map(Logged::id).collect();
+        mine.sort_unstable();
+        drop(held);
+        assert_eq!(log.drain_drops(), mine);
+        ledger.record(&mine);
+        for worker in &mut workers {
+            worker.exit();
+        }
+        (model, guards)
+    });
+    let (model, guards) = model;
+    // Dropping the pool drops exactly what the model says it still holds.
+    let mut retained = model.retained();
+    assert_eq!(
+        log.drain_drops(),
+        Vec::<Id>::new(),
+        "thread exits drop nothing"
+    );
+    let outstanding: Vec<Id> = guards.iter().map(|g| g.id()).collect();
+    // Guards still out go back from the driver thread, which the model
+    // does not know: their values are dropped now or with the pool.
+    drop(guards);
+    let pool = Arc::into_inner(pool).expect("the test holds the last reference");
+    drop(pool);
+    retained.extend(outstanding);
+    retained.sort_unstable();
+    let at_drop = log.drain_drops();
+    assert_eq!(
+        at_drop, retained,
+        "values the pool held when dropped, and guards"
+    );
+    ledger.record(&at_drop);
+    // Every value ever made was dropped exactly once.
+    let made = ids.load(SeqCst);
+    assert_eq!(ledger.0.len() as u64, made, "values made: {made}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    })]
+
+    /// Every step returns the value the model predicts (by id, hence by tier
+    /// and order), drops and resets exactly the values the model does, and
+    /// reports the model's statistics; the pool ends holding exactly the
+    /// model's values, and every value is dropped once.
+    #[test]
+    fn pool_matches_its_reference_model_step_by_step(
+        threads in 2usize..=4,
+        first_link in prop_oneof![Just(1usize), Just(2), Just(8)],
+        rules in rules(),
+        script in steps(120),
+    ) {
+        check_against_model(threads, first_link, rules, &script);
+    }
+}
+
+/// The model check with a fixed script, so a failure is easy to read.
+#[test]
+fn pool_matches_its_reference_model_on_go_like_traffic() {
+    use Action::*;
+    let script: Vec<Step> = [
+        (0, PutNew),
+        (0, PutNew),
+        (0, PutNew),
+        (1, PutNew),
+        (1, PutNew),
+        (2, PutNew),
+        (2, TryTake),
+        (2, TryTake),
+        (2, TryTake),
+        (1, Cleanup),
+        (2, PutNew),
+        (0, TryTake),
+        (1, TryTake),
+        (1, TryTake),
+        (1, TryTake),
+        (0, Cleanup),
+        (2, Exit),
+        (1, Cleanup),
+        (0, GetAndReturn),
+        (0, Cleanup),
+        (1, Cleanup),
+    ]
+    .into_iter()
+    .map(|(thread, action)| Step { thread, action })
+    .collect();
+    check_against_model(3, 1, Rules::default(), &script);
+}
+
+/// Every value the pool drops by aging is counted in `dropped_by_cleanup`,
+/// including an exited thread's private value that expired while the thread
+/// was alive and that a later get finds (and drops) while adopting.
+#[test]
+fn every_aging_drop_is_counted_even_of_an_exited_threads_expired_private_value() {
+    let log = Arc::new(EventLog::default());
+    let ids = Arc::new(AtomicU64::new(0));
+    let pool = Arc::new(modelled_pool(Rules::default(), 8, &log, &ids));
+    assert!(pool.try_take().is_none(), "this thread now holds an index");
+    let (p, l) = (Arc::clone(&pool), Arc::clone(&log));
+    std::thread::spawn(move || {
+        p.put(Logged::new(0, &l)); // its private slot
+        p.cleanup();
+        p.cleanup(); // expired now, but a live thread's slot is its own
+    })
+    .join()
+    .unwrap();
+    let mut dropped = 0;
+    // A get here may adopt from the exited thread's slot (unless some other
+    // thread of this process took its index or holds the registry), and a
+    // cleanup drops the value if no thread holds that index.
+    for step in ["try_take", "cleanup"] {
+        if step == "cleanup" {
+            pool.cleanup();
+        } else {
+            assert!(
+                pool.try_take().is_none(),
+                "an expired value is never served"
+            );
+        }
+        dropped += log.drain_drops().len() as u64;
+        let stats = pool.stats();
+        assert_eq!(stats.dropped_by_cleanup, dropped, "after {step}");
+        assert_eq!(stats.retained + dropped, 1, "after {step}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Concurrent scripts: conservation
+
+/// Where a value is, from the test's point of view.
+mod state {
+    /// The id was never used.
+    pub const UNUSED: u8 = 0;
+    /// Made by `create`, not yet seen by its caller.
+    pub const CREATED: u8 = 1;
+    /// Held by exactly one caller.
+    pub const HELD: u8 = 2;
+    /// Given to the pool.
+    pub const IN_POOL: u8 = 3;
+    /// Its holder is dropping it.
+    pub const DROPPING: u8 = 4;
+    pub const DROPPED: u8 = 5;
+}
+
+/// The state of every value of one case, the drop count, and what went
+/// wrong inside drops (which must not panic: see `Logged`'s `Drop`).
+struct Ledger {
+    states: Vec<AtomicU8>,
+    next_id: AtomicUsize,
+    drops: AtomicUsize,
+    violations: Mutex<Vec<String>>,
+}
+
+impl Ledger {
+    fn new(capacity: usize) -> Self {
+        Ledger {
+            states: (0..capacity)
+                .map(|_| AtomicU8::new(state::UNUSED))
+                .collect(),
+            next_id: AtomicUsize::new(0),
+            drops: AtomicUsize::new(0),
+            violations: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Moves `id` to `to`; an error unless it was in one of `from`.
+    fn try_transition(&self, id: usize, from: &[u8], to: u8) -> Result<(), String> {
+        let was = self.states[id].swap(to, SeqCst);
+        if from.contains(&was) {
+            Ok(())
+        } else {
+            Err(format!(
+                "value {id}: state {was} where one of {from:?} was expected (moving to {to})"
+            ))
+        }
+    }
+
+    /// Moves `id` to `to`, asserting it was in one of `from`.
+    fn transition(&self, id: usize, from: &[u8], to: u8) {
+        if let Err(violation) = self.try_transition(id, from, to) {
+            panic!("{violation}");
+        }
+    }
+
+    fn make(&self, state: u8) -> Audited<'_> {
+        let id = self.next_id.fetch_add(1, SeqCst);
+        self.transition(id, &[state::UNUSED], state);
+        Audited {
+            id,
+            check: !id,
+            ledger: self,
+        }
+    }
+}
+
+/// A value that audits its own life in a `Ledger` (and borrows it: the pool
+/// needs no `'static` values).
+struct Audited<'l> {
+    id: usize,
+    check: usize,
+    ledger: &'l Ledger,
+}
+
+impl Audited<'_> {
+    fn id(&self) -> usize {
+        assert_eq!(self.check, !self.id, "value {} corrupted", self.id);
+        self.id
+    }
+}
+
+impl Drop for Audited<'_> {
+    fn drop(&mut self) {
+        // The pool drops only what it holds; a caller only what it holds.
+        let checked = if self.check == !self.id {
+            self.ledger
+                .try_transition(self.id, &[state::IN_POOL, state::DROPPING], state::DROPPED)
+        } else {
+            Err(format!("value {} corrupted", self.id))
+        };
+        if let Err(violation) = checked {
+            self.ledger.violations.lock().unwrap().push(violation);
+        }
+        self.ledger.drops.fetch_add(1, SeqCst);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Move {
+    PutNew,
+    PutHeld,
+    TryTake,
+    Take,
+    /// `get`, then drop the guard.
+    GetAndReturn,
+    DropHeld,
+    Cleanup,
+    /// The script goes on in a new thread; this one exits.
+    Respawn,
+}
+
+fn a_move() -> impl Strategy<Value = Move> {
+    prop_oneof![
+        4 => Just(Move::PutNew),
+        4 => Just(Move::PutHeld),
+        4 => Just(Move::TryTake),
+        2 => Just(Move::Take),
+        3 => Just(Move::GetAndReturn),
+        1 => Just(Move::DropHeld),
+        1 => Just(Move::Cleanup),
+        1 => Just(Move::Respawn),
+    ]
+}
+
+type AuditedPool<'l, F> = Pool<Audited<'l>, F>;
+
+/// Runs moves up to the next `Respawn` on this thread; returns the rest.
+fn run_until_respawn<'m, 'l, F: Fn() -> Audited<'l>>(
+    pool: &AuditedPool<'l, F>,
+    ledger: &'l Ledger,
+    moves: &'m [Move],
+    hand: &mut Vec<Audited<'l>>,
+) -> &'m [Move] {
+    let took = |value: &Audited<'_>, may_be_created: bool| {
+        let from: &[u8] = if may_be_created {
+            &[state::IN_POOL, state::CREATED]
+        } else {
+            &[state::IN_POOL]
+        };
+        ledger.transition(value.id(), from, state::HELD);
+    };
+    for (at, &m) in moves.iter().enumerate() {
+        match m {
+            Move::PutNew => {
+                let value = ledger.make(state::IN_POOL);
+                pool.put(value);
+            }
+            Move::PutHeld => {
+                if let Some(value) = hand.pop() {
+                    ledger.transition(value.id(), &[state::HELD], state::IN_POOL);
+                    pool.put(value);
+                }
+            }
+            Move::TryTake => {
+                if let Some(value) = pool.try_take() {
+                    took(&value, false);
+                    hand.push(value);
+                }
+            }
+            Move::Take => {
+                let value = pool.take();
+                took(&value, true);
+                hand.push(value);
+            }
+            Move::GetAndReturn => {
+                let guard = pool.get();
+                took(&guard, true);
+                ledger.transition(guard.id(), &[state::HELD], state::IN_POOL);
+                drop(guard);
+            }
+            Move::DropHeld => {
+                if let Some(value) = hand.pop() {
+                    ledger.transition(value.id(), &[state::HELD], state::DROPPING);
+                    drop(value);
+                }
+            }
+            Move::Cleanup => pool.cleanup(),
+            Move::Respawn => return &moves[at + 1..],
+        }
+    }
+    &[]
+}
+
+fn check_conservation(first_link: usize, lanes: &[Vec<Move>], rounds: usize) {
+    let capacity = lanes.iter().map(Vec::len).sum::<usize>() * rounds + 1;
+    let ledger = Ledger::new(capacity);
+    let pool = Pool::new(|| ledger.make(state::CREATED)).with_first_link_capacity(first_link);
+    let start = Barrier::new(lanes.len());
+    std::thread::scope(|scope| {
+        for lane in lanes {
+            let (pool, ledger, start) = (&pool, &ledger, &start);
+            let script: Vec<Move> = (0..rounds).flat_map(|_| lane.iter().copied()).collect();
+            scope.spawn(move || {
+                start.wait();
+                let mut hand = Vec::new();
+                let mut rest = &script[..];
+                while !rest.is_empty() {
+                    // Each segment on a fresh thread, which exits at its end.
+                    let hand_in = std::mem::take(&mut hand);
+                    let (next, hand_out) = std::thread::scope(|inner| {
+                        inner
+                            .spawn(move || {
+                                let mut hand = hand_in;
+                                let next = run_until_respawn(pool, ledger, rest, &mut hand);
+                                (next, hand)
+                            })
+                            .join()
+                            .expect("script thread panicked")
+                    });
+                    rest = next;
+                    hand = hand_out;
+                }
+                for value in hand {
+                    ledger.transition(value.id(), &[state::HELD], state::DROPPING);
+                    drop(value);
+                }
+            });
+        }
+    });
+    drop(pool);
+    let violations = ledger.violations.lock().unwrap();
+    assert!(violations.is_empty(), "{violations:#?}");
+    let made = ledger.next_id.load(SeqCst);
+    for (id, s) in ledger.states[..made].iter().enumerate() {
+        assert_eq!(
+            s.load(SeqCst),
+            state::DROPPED,
+            "value {id} was never dropped"
+        );
+    }
+    assert_eq!(ledger.drops.load(SeqCst), made, "drops");
+}
+
+/// Repeats per case: enough overlap between threads in release, quick in debug.
+const ROUNDS: usize = if cfg!(debug_assertions) { 4 } else { 100 };
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 96,
+        ..ProptestConfig::default()
+    })]
+
+    /// With 2-4 threads running random put/take/get/cleanup scripts at once
+    /// (and exiting, handing their script to a new thread), no value is
+    /// returned to two holders at once, none is corrupted, none is dropped
+    /// while a caller holds it, and after the pool is dropped every value was
+    /// dropped exactly once.
+    #[test]
+    fn concurrent_scripts_conserve_every_value(
+        first_link in prop_oneof![Just(1usize), Just(2), Just(8)],
+        lanes in prop::collection::vec(prop::collection::vec(a_move(), 1..60), 2..=4),
+    ) {
+        check_conservation(first_link, &lanes, ROUNDS);
+    }
+}

@@ -1,0 +1,543 @@
+//! A deterministic reference model of the whole `Pool`: every logical
+//! thread's local (private slot with its generation stamp, and the two chains
+//! that take turns as primary and victim), the pool generation, the
+//! "victim is empty" memo, the exact order in which a get looks, the
+//! return-time rules (keep rule, reset hook, per-thread bound) and the
+//! statistics by tier.
+//!
+//! The model knows nothing of thread indices: it is told the cyclic order of
+//! its threads' indices (`ring`), which is all the real pool's steal and
+//! victim orders depend on when no other thread holds values in the pool.
+//!
+//! One thing is not determined by the operations alone: what happens to the
+//! private value of a thread that has exited. The pool may adopt it in a get
+//! (after stealing, before the victim tier) or drop it in a cleanup once it
+//! has expired, but only while no other thread holds the exited thread's
+//! index and, for adoption, only if the thread registry is not busy; both
+//! depend on unrelated threads of the process. So a get takes the value it
+//! actually returned as an oracle: if that is an exited thread's private
+//! value of a servable age, the model adopts it, otherwise it goes on as if
+//! adoption found nothing. Drops of such values are reported as "may drop"
+//! and confirmed with [`PoolModel::resolve_may_drop`].
+
+use std::collections::VecDeque;
+
+/// A value's identity: the model moves ids where the pool moves values.
+pub type Id = u64;
+
+/// Where a get was served from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Private,
+    OwnChain,
+    Stolen,
+    Victim,
+    /// Nothing found; `create` ran.
+    Created,
+    /// Nothing found; `None` returned.
+    Missed,
+}
+
+/// How many cleanups a value put at `stamp` has lived through at `generation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Age {
+    Primary,
+    Victim,
+    Expired,
+}
+
+fn age(stamp: usize, generation: usize) -> Age {
+    if stamp == generation {
+        Age::Primary
+    } else if stamp.wrapping_add(1) == generation {
+        Age::Victim
+    } else {
+        Age::Expired
+    }
+}
+
+/// The chain (0 or 1) that receives values put at `generation`.
+fn chain_of(generation: usize) -> usize {
+    generation % 2
+}
+
+#[derive(Clone, Debug, Default)]
+struct ModelLocal {
+    /// The private value and the generation it was put in.
+    private: Option<(Id, usize)>,
+    /// Oldest at the front, newest at the back.
+    chains: [VecDeque<Id>; 2],
+    /// Whether the thread has exited (its local stays, with its values).
+    exited: bool,
+}
+
+/// What one operation did, as the model predicts it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// The value a get returned (taken or created).
+    pub got: Option<Id>,
+    /// Where a get was served from.
+    pub tier: Option<Tier>,
+    /// Values the operation dropped, sorted.
+    pub dropped: Vec<Id>,
+    /// Values the operation may or may not drop, sorted (exited threads'
+    /// expired private values; see the module docs).
+    pub may_drop: Vec<Id>,
+    /// Values the reset hook ran on, in order.
+    pub reset: Vec<Id>,
+}
+
+/// The model's statistics, shaped like `PoolStats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModelCounts {
+    pub from_private: u64,
+    pub from_own_chain: u64,
+    pub stolen: u64,
+    pub from_victim: u64,
+    pub created: u64,
+    pub missed: u64,
+    pub puts: u64,
+    pub discarded: u64,
+    pub dropped_by_cleanup: u64,
+    pub retained: u64,
+}
+
+/// The pool's return-time rules (all off for `Pool::new`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rules {
+    /// The keep rule refuses values whose id is a multiple of this.
+    pub discard_multiple_of: Option<u64>,
+    /// `max_chain_per_thread`.
+    pub max_chain: Option<usize>,
+    /// Whether a reset hook is installed.
+    pub reset: bool,
+}
+
+impl Rules {
+    /// Whether the keep rule keeps value `id`.
+    pub fn keeps(&self, id: Id) -> bool {
+        self.discard_multiple_of.map_or(true, |m| id % m != 0)
+    }
+}
+
+/// The reference model.
+#[derive(Clone, Debug)]
+pub struct PoolModel {
+    locals: Vec<ModelLocal>,
+    /// Logical threads in increasing thread-index order (any rotation).
+    ring: Vec<usize>,
+    generation: usize,
+    /// The generation at which a full scan last found the victim empty; the
+    /// victim tier is skipped while the generation still equals it.
+    victim_empty_at: usize,
+    next_id: Id,
+    rules: Rules,
+    counts: ModelCounts,
+}
+
+impl PoolModel {
+    /// A fresh pool used by `ring.len()` threads whose thread indices, in
+    /// increasing order, are those of logical threads `ring[0], ring[1], ...`
+    /// (any rotation of that order gives the same model). Ids handed out by
+    /// [`fresh_id`](Self::fresh_id) and by `create` start at `first_id`.
+    pub fn new(ring: Vec<usize>, first_id: Id, rules: Rules) -> Self {
+        let mut sorted = ring.clone();
+        sorted.sort_unstable();
+        assert!(
+            sorted.iter().copied().eq(0..ring.len()),
+            "ring must be a permutation of 0..n"
+        );
+        PoolModel {
+            locals: vec![ModelLocal::default(); ring.len()],
+            ring,
+            generation: 0,
+            // The real pool starts with the memo equal to the generation:
+            // at generation 0 there is no victim to scan.
+            victim_empty_at: 0,
+            next_id: first_id,
+            rules,
+            counts: ModelCounts::default(),
+        }
+    }
+
+    /// The id the next new value gets, whether the test makes it or `create`.
+    pub fn fresh_id(&mut self) -> Id {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// The statistics the pool should report now.
+    pub fn counts(&self) -> ModelCounts {
+        ModelCounts {
+            retained: self.retained().len() as u64,
+            ..self.counts
+        }
+    }
+
+    /// Every value the pool holds, sorted: what dropping the pool drops.
+    pub fn retained(&self) -> Vec<Id> {
+        let mut all: Vec<Id> = self
+            .locals
+            .iter()
+            .flat_map(|l| {
+                l.private
+                    .map(|(id, _)| id)
+                    .into_iter()
+                    .chain(l.chains.iter().flatten().copied())
+            })
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// `thread`'s neighbours in index order, starting after it and wrapping
+    /// (`include_self`: starting at it).
+    fn ring_from(&self, thread: usize, include_self: bool) -> Vec<usize> {
+        let n = self.ring.len();
+        let at = self
+            .ring
+            .iter()
+            .position(|&t| t == thread)
+            .expect("known thread");
+        let skip = usize::from(!include_self);
+        (skip..n).map(|k| self.ring[(at + k) % n]).collect()
+    }
+
+    /// `try_take` (or `try_get`) on `thread`, which returned `observed`.
+    pub fn try_take(&mut self, thread: usize, observed: Option<Id>) -> Effects {
+        let mut effects = self.find(thread, observed);
+        if effects.got.is_none() {
+            effects.tier = Some(Tier::Missed);
+            self.counts.missed += 1;
+        }
+        effects
+    }
+
+    /// `take` (or `get`) on `thread`, which returned `observed`.
+    pub fn take(&mut self, thread: usize, observed: Id) -> Effects {
+        let mut effects = self.find(thread, Some(observed));
+        if effects.got.is_none() {
+            effects.got = Some(self.fresh_id());
+            effects.tier = Some(Tier::Created);
+            self.counts.created += 1;
+        }
+        effects
+    }
+
+    /// `get` on `thread` (which returned `observed`), then dropping the
+    /// guard on the same thread.
+    pub fn get_and_return(&mut self, thread: usize, observed: Id) -> Effects {
+        let mut effects = self.take(thread, observed);
+        let returned = self.put(thread, effects.got.expect("get returns a value"));
+        effects.dropped.extend(returned.dropped);
+        effects.dropped.sort_unstable();
+        effects.reset = returned.reset;
+        effects
+    }
+
+    fn find(&mut self, thread: usize, observed: Option<Id>) -> Effects {
+        assert!(!self.locals[thread].exited, "thread {thread} has exited");
+        let generation = self.generation;
+        let mut effects = Effects::default();
+        let served = |effects: &mut Effects, id: Id, tier: Tier| {
+            effects.got = Some(id);
+            effects.tier = Some(tier);
+        };
+
+        // 1. The private slot: taken if put this generation; dropped if past
+        //    two cleanups; left alone (for step 5) if victim-aged.
+        let own = &mut self.locals[thread];
+        if let Some((id, stamp)) = own.private {
+            match age(stamp, generation) {
+                Age::Primary => {
+                    own.private = None;
+                    served(&mut effects, id, Tier::Private);
+                }
+                Age::Expired => {
+                    own.private = None;
+                    effects.dropped.push(id);
+                    self.counts.dropped_by_cleanup += 1;
+                }
+                Age::Victim => {}
+            }
+        }
+        // 2. The own primary chain, newest first.
+        if effects.got.is_none() {
+            if let Some(id) = own.chains[chain_of(generation)].pop_back() {
+                served(&mut effects, id, Tier::OwnChain);
+            }
+        }
+        // 3. Other threads' primary chains, oldest first, from the next index.
+        if effects.got.is_none() {
+            for other in self.ring_from(thread, false) {
+                if let Some(id) = self.locals[other].chains[chain_of(generation)].pop_front() {
+                    served(&mut effects, id, Tier::Stolen);
+                    break;
+                }
+            }
+        }
+        // 4. Private values of exited threads: adopted if `observed` is one
+        //    of a servable age; expired ones may be dropped on the way.
+        if effects.got.is_none() {
+            for local in self.locals.iter_mut().filter(|l| l.exited) {
+                let Some((id, stamp)) = local.private else {
+                    continue;
+                };
+                match age(stamp, generation) {
+                    Age::Expired => effects.may_drop.push(id),
+                    servable if observed == Some(id) => {
+                        local.private = None;
+                        let tier = if servable == Age::Primary {
+                            Tier::Stolen
+                        } else {
+                            Tier::Victim
+                        };
+                        served(&mut effects, id, tier);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // 5. The victim tier, unless known empty at this generation: the own
+        //    victim-aged private value, then every victim chain, oldest
+        //    first, from the own index.
+        if effects.got.is_none() && self.victim_empty_at != generation {
+            let own = &mut self.locals[thread];
+            if let Some((id, stamp)) = own.private {
+                if age(stamp, generation) == Age::Victim {
+                    own.private = None;
+                    served(&mut effects, id, Tier::Victim);
+                }
+            }
+            if effects.got.is_none() {
+                let victim = chain_of(generation.wrapping_sub(1));
+                for local in self.ring_from(thread, true) {
+                    if let Some(id) = self.locals[local].chains[victim].pop_front() {
+                        served(&mut effects, id, Tier::Victim);
+                        break;
+                    }
+                }
+            }
+            if effects.got.is_none() {
+                self.victim_empty_at = generation;
+            }
+        }
+        match effects.tier {
+            Some(Tier::Private) => self.counts.from_private += 1,
+            Some(Tier::OwnChain) => self.counts.from_own_chain += 1,
+            Some(Tier::Stolen) => self.counts.stolen += 1,
+            Some(Tier::Victim) => self.counts.from_victim += 1,
+            _ => {}
+        }
+        effects.may_drop.sort_unstable();
+        effects
+    }
+
+    /// `put(id)` on `thread` (also a guard dropped on `thread`).
+    pub fn put(&mut self, thread: usize, id: Id) -> Effects {
+        assert!(!self.locals[thread].exited, "thread {thread} has exited");
+        let generation = self.generation;
+        let mut effects = Effects::default();
+        self.counts.puts += 1;
+        if !self.rules.keeps(id) {
+            effects.dropped.push(id);
+            self.counts.discarded += 1;
+            return effects;
+        }
+        if self.rules.reset {
+            effects.reset.push(id);
+        }
+        let own = &mut self.locals[thread];
+        // What goes onto a chain, and which chain.
+        let spill = match own.private {
+            None => {
+                own.private = Some((id, generation));
+                None
+            }
+            Some((old, stamp)) => match age(stamp, generation) {
+                // The slot keeps its value; the new one goes on the chain.
+                Age::Primary => Some((id, chain_of(generation))),
+                // The old value moves to its own (now victim) chain.
+                Age::Victim => {
+                    own.private = Some((id, generation));
+                    Some((old, chain_of(stamp)))
+                }
+                Age::Expired => {
+                    own.private = Some((id, generation));
+                    effects.dropped.push(old);
+                    self.counts.dropped_by_cleanup += 1;
+                    None
+                }
+            },
+        };
+        if let Some((value, chain)) = spill {
+            let chain = &mut own.chains[chain];
+            if self.rules.max_chain.is_some_and(|max| chain.len() >= max) {
+                effects.dropped.push(value);
+                self.counts.discarded += 1;
+            } else {
+                chain.push_back(value);
+            }
+        }
+        effects.dropped.sort_unstable();
+        effects
+    }
+
+    /// `cleanup` on any thread.
+    pub fn cleanup(&mut self) -> Effects {
+        let next = self.generation.wrapping_add(1);
+        let mut effects = Effects::default();
+        // The victim chains are the ones that become primary at `next`.
+        for local in &mut self.locals {
+            effects
+                .dropped
+                .extend(local.chains[chain_of(next)].drain(..));
+        }
+        // Exited threads' private values that expire now. A live thread's
+        // private slot is its own: only that thread ages it.
+        for local in &self.locals {
+            if let Some((id, stamp)) = local.private {
+                if local.exited && age(stamp, next) == Age::Expired {
+                    effects.may_drop.push(id);
+                }
+            }
+        }
+        self.counts.dropped_by_cleanup += effects.dropped.len() as u64;
+        self.generation = next;
+        effects.dropped.sort_unstable();
+        effects.may_drop.sort_unstable();
+        effects
+    }
+
+    /// Tells the model which of an operation's `may_drop` values it dropped.
+    pub fn resolve_may_drop(&mut self, dropped: &[Id]) {
+        for local in &mut self.locals {
+            if let Some((id, _)) = local.private {
+                if dropped.contains(&id) {
+                    assert!(local.exited, "only exited threads' values are uncertain");
+                    local.private = None;
+                    self.counts.dropped_by_cleanup += 1;
+                }
+            }
+        }
+    }
+
+    /// `thread` exits; its local keeps its values (its chains stay stealable).
+    pub fn exit(&mut self, thread: usize) {
+        self.locals[thread].exited = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `try_take` when the real pool's answer is not needed (no thread exited).
+    fn try_take(m: &mut PoolModel, thread: usize) -> Effects {
+        m.try_take(thread, None)
+    }
+
+    #[test]
+    fn model_serves_private_then_own_chain_newest_first() {
+        let mut m = PoolModel::new(vec![0], 0, Rules::default());
+        for id in [10, 11, 12] {
+            m.put(0, id);
+        }
+        assert_eq!(try_take(&mut m, 0).got, Some(10));
+        assert_eq!(try_take(&mut m, 0).got, Some(12));
+        assert_eq!(try_take(&mut m, 0).got, Some(11));
+        assert_eq!(try_take(&mut m, 0).tier, Some(Tier::Missed));
+    }
+
+    #[test]
+    fn model_steals_oldest_first_from_the_next_thread_in_index_order() {
+        // Index order: thread 2, thread 0, thread 1.
+        let mut m = PoolModel::new(vec![2, 0, 1], 0, Rules::default());
+        for (thread, ids) in [(0, [1, 2, 3]), (1, [4, 5, 6]), (2, [7, 8, 9])] {
+            for id in ids {
+                m.put(thread, id);
+            }
+        }
+        // From thread 0: thread 1's chain (5, 6), then thread 2's (8, 9).
+        let taken: Vec<_> = (0..7).map(|_| try_take(&mut m, 0).got).collect();
+        assert_eq!(
+            taken,
+            [
+                Some(1),
+                Some(3),
+                Some(2),
+                Some(5),
+                Some(6),
+                Some(8),
+                Some(9)
+            ]
+        );
+    }
+
+    #[test]
+    fn model_ages_values_through_the_victim_and_drops_them_after_two_cleanups() {
+        let mut m = PoolModel::new(vec![0, 1], 0, Rules::default());
+        m.put(0, 1);
+        m.put(0, 2);
+        assert!(m.cleanup().dropped.is_empty());
+        let first = try_take(&mut m, 1);
+        assert_eq!((first.got, first.tier), (Some(2), Some(Tier::Victim)));
+        assert_eq!(
+            m.cleanup().dropped,
+            Vec::<Id>::new(),
+            "a private value is its owner's"
+        );
+        // Thread 0's private value is expired now: its next get drops it.
+        let last = try_take(&mut m, 0);
+        assert_eq!((last.got, last.dropped), (None, vec![1]));
+        assert_eq!(m.counts().dropped_by_cleanup, 1);
+        assert_eq!(m.counts().retained, 0);
+    }
+
+    #[test]
+    fn model_skips_the_victim_tier_once_a_scan_found_it_empty() {
+        let mut m = PoolModel::new(vec![0, 1], 0, Rules::default());
+        m.put(0, 1);
+        m.cleanup();
+        // Thread 1 cannot see thread 0's private value and marks the victim empty.
+        assert_eq!(try_take(&mut m, 1).got, None);
+        // Thread 0's put moves the victim-aged private value to its victim chain...
+        m.put(0, 2);
+        assert_eq!(try_take(&mut m, 0).got, Some(2));
+        // ...where the memo hides it until the next cleanup, which drops it.
+        assert_eq!(try_take(&mut m, 1).got, None);
+        assert_eq!(m.cleanup().dropped, vec![1]);
+    }
+
+    #[test]
+    fn model_lets_a_get_adopt_an_exited_threads_private_value_only_after_stealing() {
+        let mut m = PoolModel::new(vec![0, 1, 2], 0, Rules::default());
+        m.put(0, 1); // thread 0's private slot
+        m.put(2, 2);
+        m.put(2, 3); // thread 2's chain
+        m.exit(0);
+        // Stealing comes first, whatever the pool answered.
+        assert_eq!(m.try_take(1, Some(1)).got, Some(3));
+        let adopted = m.try_take(1, Some(1));
+        assert_eq!((adopted.got, adopted.tier), (Some(1), Some(Tier::Stolen)));
+        assert_eq!(m.counts().retained, 1);
+    }
+
+    #[test]
+    fn model_applies_the_keep_rule_then_the_reset_then_the_bound() {
+        let rules = Rules {
+            discard_multiple_of: Some(3),
+            max_chain: Some(1),
+            reset: true,
+        };
+        let mut m = PoolModel::new(vec![0], 1, rules);
+        assert_eq!(m.put(0, 3).dropped, [3], "the keep rule refuses 3");
+        assert_eq!(m.put(0, 1).reset, [1]);
+        assert!(m.put(0, 2).dropped.is_empty(), "onto the chain");
+        let refused = m.put(0, 4);
+        assert_eq!((refused.reset, refused.dropped), (vec![4], vec![4]));
+        let counts = m.counts();
+        assert_eq!((counts.puts, counts.discarded, counts.retained), (4, 2, 2));
+    }
+}

@@ -3,9 +3,8 @@
 //! drop panics).
 
 use crate::model::{powers_of_two, scripts, ChainLinksModel, DequeueModel, Op};
-use crate::support::{cases, id_of, DropLedger, PlantedDropPanic};
+use crate::support::{cases, drop_then_catch, id_of, DropLedger, PlantedDropPanic};
 use proptest::prelude::*;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use victim_pool::PoolChain;
 
 proptest! {
@@ -90,15 +89,13 @@ proptest! {
         for id in (pushes - head_pops..pushes).rev() {
             prop_assert_eq!(id_of(chain.pop_head()), Some(id));
         }
-        let (first, last): (Box<dyn FnOnce()>, Box<dyn FnOnce()>) = if stealer_outlives_producer {
-            (Box::new(move || drop(chain)), Box::new(move || drop(stealer)))
+        let live = || ledger.assert_drops(tail_pops..pushes - head_pops, 0);
+        let result = if stealer_outlives_producer {
+            drop_then_catch(chain, live, stealer)
         } else {
-            (Box::new(move || drop(stealer)), Box::new(move || drop(chain)))
+            drop_then_catch(stealer, live, chain)
         };
-        first();
-        ledger.assert_drops(tail_pops..pushes - head_pops, 0);
-        let payload = catch_unwind(AssertUnwindSafe(last))
-            .expect_err("the panic of a value's drop reaches the caller");
+        let payload = result.expect_err("the panic of a value's drop reaches the caller");
         prop_assert_eq!(
             payload.downcast_ref::<PlantedDropPanic>(),
             Some(&PlantedDropPanic(panicking))

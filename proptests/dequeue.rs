@@ -2,9 +2,8 @@
 //! dropped with values inside (including a value whose drop panics).
 
 use crate::model::{powers_of_two, scripts, start_indices, DequeueModel, Op};
-use crate::support::{cases, id_of, DropLedger, PlantedDropPanic};
+use crate::support::{cases, drop_then_catch, id_of, DropLedger, PlantedDropPanic};
 use proptest::prelude::*;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use victim_pool::PoolDequeue;
 
 proptest! {
@@ -73,15 +72,13 @@ proptest! {
             prop_assert_eq!(id_of(stealer.pop_tail()), Some(id));
             prop_assert!(dequeue.push_head(ledger.value(pushes + id)).is_ok());
         }
-        let (first, last): (Box<dyn FnOnce()>, Box<dyn FnOnce()>) = if stealer_outlives_producer {
-            (Box::new(move || drop(dequeue)), Box::new(move || drop(stealer)))
+        let live = || ledger.assert_drops(tail_pops..pushes + tail_pops, 0);
+        let result = if stealer_outlives_producer {
+            drop_then_catch(dequeue, live, stealer)
         } else {
-            (Box::new(move || drop(stealer)), Box::new(move || drop(dequeue)))
+            drop_then_catch(stealer, live, dequeue)
         };
-        first();
-        ledger.assert_drops(tail_pops..pushes + tail_pops, 0);
-        let payload = catch_unwind(AssertUnwindSafe(last))
-            .expect_err("the panic of a value's drop reaches the caller");
+        let payload = result.expect_err("the panic of a value's drop reaches the caller");
         prop_assert_eq!(
             payload.downcast_ref::<PlantedDropPanic>(),
             Some(&PlantedDropPanic(panicking))

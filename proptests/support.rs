@@ -138,6 +138,14 @@ pub fn id_of(value: Option<Tracked<'_>>) -> Option<u32> {
     value.map(|v| v.id())
 }
 
+/// Drops `first`, runs `between` (while only `last` keeps the structure
+/// alive), then drops `last`, catching a panic from that drop.
+pub fn drop_then_catch<A, B>(first: A, between: impl FnOnce(), last: B) -> thread::Result<()> {
+    drop(first);
+    between();
+    panic::catch_unwind(panic::AssertUnwindSafe(move || drop(last)))
+}
+
 /// Lets spawned threads start their loops together, so that they overlap
 /// rather than run one after another while the next is being spawned.
 #[derive(Default)]

@@ -39,9 +39,15 @@ fn growth_while_a_stealer_pops(roles: Producer, first_capacity: usize, pushes: u
         }
         chain
     };
+    let stealer_on_main = matches!(roles, Producer::Spawned);
     let steal = move || {
         let mut out = Out::default();
         for _ in 0..2 {
+            if stealer_on_main {
+                // See `dequeue::values_pushed_concurrently`: loom runs main
+                // first and needs this yield to let the producer in.
+                thread::yield_now();
+            }
             out.take_some(stealer.pop_tail());
         }
         out
@@ -105,8 +111,12 @@ fn empty_link_refilled_then_grown(roles: Producer) {
         chain.push_head(Value::new(&producer_ledger, 2));
         chain
     };
+    let stealer_on_main = matches!(roles, Producer::Spawned);
     let steal = move || {
         let mut out = Out::default();
+        if stealer_on_main {
+            thread::yield_now();
+        }
         out.take_some(stealer.pop_tail());
         out
     };
@@ -180,6 +190,51 @@ fn a_drained_link_is_unlinked_while_the_producer_walks_prev() {
             let slots = chain.allocated_slots();
             assert!((2..=3).contains(&slots), "{slots} slots allocated");
             drop(chain);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}
+
+/// The epoch must advance twice before it frees a retired link, and one
+/// retire flushes (advances) once, so a model needs two unlinks to see a
+/// link actually freed while a thread could still hold it.
+///
+/// Links 1 (empty), 2 (value 1) and 3 (empty head). The stealer unlinks link
+/// 1, pops value 1, then unlinks link 2, which frees link 1 unless someone
+/// pinned still holds it. The producer's pop finds link 3 empty and walks
+/// `prev` through link 2 into link 1: its pin must keep link 1 alive.
+#[test]
+fn a_link_the_producer_walks_into_survives_two_unlinks() {
+    check(
+        "a_link_the_producer_walks_into_survives_two_unlinks",
+        || {
+            let ledger = Ledger::new(4);
+            let chain = PoolChain::with_first_capacity(1);
+            for id in 0..4 {
+                chain.push_head(Value::new(&ledger, id));
+            }
+            // Links: 1 = [0], 2 = [1, 2], 3 = [3]. Leave 1 and 3 empty.
+            let mut out = Out::default();
+            out.take_some(chain.stealer().pop_tail());
+            out.take_some(chain.pop_head());
+            out.take_some(chain.pop_head());
+            let stealer = chain.stealer();
+            let thief = thread::spawn(move || {
+                // A thread's first pin also advances the epoch while that
+                // very pin holds the old one, which would spoil the count of
+                // flushes below: register this thread with the epoch first.
+                assert!(stealer.len() <= 1);
+                let mut out = Out::default();
+                for _ in 0..2 {
+                    out.take_some(stealer.pop_tail());
+                }
+                out
+            });
+            out.take_some(chain.pop_head());
+            out.extend(thief.join().unwrap());
+            drain_head(&chain, &mut out);
+            drop(chain);
+            out.assert_each_out_once(4);
             ledger.assert_each_dropped_once();
         },
     );

@@ -48,6 +48,7 @@ fn run_pair(
 }
 
 fn last_value_race(roles: Producer) {
+    let stealer_on_main = matches!(roles, Producer::Spawned);
     let ledger = Ledger::new(1);
     let dequeue = PoolDequeue::new(2);
     let stealer = dequeue.stealer();
@@ -63,6 +64,9 @@ fn last_value_race(roles: Producer) {
         },
         move || {
             let mut out = Out::default();
+            if stealer_on_main {
+                thread::yield_now();
+            }
             out.take_some(stealer.pop_tail());
             out
         },
@@ -89,6 +93,7 @@ fn pop_tail_and_pop_head_race_for_the_last_value_roles_swapped() {
 /// The stealer starts before anything is pushed, so it learns about each
 /// value only through the ring (slot-publish), never through `spawn`.
 fn values_pushed_concurrently(roles: Producer) {
+    let stealer_on_main = matches!(roles, Producer::Spawned);
     let ledger = Ledger::new(3);
     let dequeue = PoolDequeue::new(2);
     let stealer = dequeue.stealer();
@@ -108,6 +113,13 @@ fn values_pushed_concurrently(roles: Producer) {
         move || {
             let mut out = Out::default();
             for _ in 0..2 {
+                if stealer_on_main {
+                    // Loom runs the main thread first and, without this
+                    // yield, explores almost no schedule where the producer
+                    // pushes between the pops. (With the producer on main the
+                    // yield has the opposite effect: it hides the schedules.)
+                    thread::yield_now();
+                }
                 out.take_some(stealer.pop_tail());
             }
             out
@@ -138,6 +150,7 @@ fn a_stealer_reads_only_values_published_to_it_roles_swapped() {
 /// the slot's `UnsafeCell` lets loom see a write that overlaps the read.
 /// `start` lets the same model run across the 32-bit index wraparound.
 fn push_into_a_slot_being_vacated(roles: Producer, start: u32) {
+    let stealer_on_main = matches!(roles, Producer::Spawned);
     let ledger = Ledger::new(4);
     let dequeue = PoolDequeue::with_start_index(2, start);
     let stealer = dequeue.stealer();
@@ -159,6 +172,9 @@ fn push_into_a_slot_being_vacated(roles: Producer, start: u32) {
         },
         move || {
             let mut out = Out::default();
+            if stealer_on_main {
+                thread::yield_now();
+            }
             out.take_some(stealer.pop_tail());
             out
         },

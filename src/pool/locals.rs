@@ -87,9 +87,13 @@ impl<T> Locals<T> {
 
     #[cold]
     fn allocate(&self, bucket: usize, first_capacity: usize) -> *mut Padded<T> {
-        let fresh: Box<[Padded<T>]> = (0..1usize << bucket)
-            .map(|_| CachePadded::new(Local::new(first_capacity)))
-            .collect();
+        // A plain loop, not an iterator chain: debug builds copy large
+        // locals (a private slot holds a `T` inline) once per adapter frame.
+        let mut fresh = Vec::with_capacity(1 << bucket);
+        for _ in 0..1usize << bucket {
+            fresh.push(CachePadded::new(Local::new(first_capacity)));
+        }
+        let fresh: Box<[Padded<T>]> = fresh.into_boxed_slice();
         let fresh = Box::into_raw(fresh).cast::<Padded<T>>();
         // Relaxed [used-buckets]: only bounds iteration; the bucket itself
         // is published by the CAS below, which comes later in this thread

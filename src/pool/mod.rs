@@ -74,6 +74,14 @@ use std::pin::Pin;
 /// down, `put` drops the value instead of pooling it and `take` skips the
 /// thread's own local.
 ///
+/// # Large values
+///
+/// Values are stored inline (in the private slot and in chain rings), so a
+/// pool of large arrays holds their full size per slot; box them to pool only
+/// a pointer. Unoptimized builds also keep several copies of a moved value
+/// per stack frame: a 64 KiB value needs about 3 MiB of stack per operation
+/// at opt-level 0, more than a spawned thread's default 2 MiB.
+///
 /// A pool of values that cannot move between threads is not `Sync`:
 ///
 /// ```compile_fail

@@ -2,7 +2,7 @@
 //! the registry and the sweeper.
 
 use super::*;
-use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::SeqCst};
+use crate::sync::{AtomicUsize as StdAtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc as StdArc};
 
 fn no_create<T>() -> T {

@@ -1,5 +1,4 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod chain;
 mod dequeue;
@@ -12,3 +11,11 @@ pub use dequeue::{DequeueStealer, PoolDequeue, MAX_CAPACITY};
 pub use pool::{
     cleanup_all, registered_pools, OwnedPoolGuard, Pool, PoolBuilder, PoolGuard, PoolStats, Sweeper,
 };
+
+/// The design notes in `docs/`, rendered here so their examples are tested.
+pub mod docs {
+    #[doc = include_str!("../docs/design.md")]
+    pub mod design {}
+    #[doc = include_str!("../docs/go-port.md")]
+    pub mod go_port {}
+}

@@ -60,7 +60,12 @@ if [[ -n "${BENCH_REV:-}" ]]; then
     commit="$(git rev-parse --short "$BENCH_REV^{commit}")"
     tree="$results/tree"
     mkdir -p "$tree"
-    git archive "$commit" | tar -x -C "$tree"
+    # -m: fresh mtimes, so cargo rebuilds the crate from this tree.
+    git archive "$commit" | tar -x -m -C "$tree"
+    # Cargo's freshness check is by mtime and its hashes ignore where the
+    # workspace lives, so a tree and the working copy must not share a target
+    # dir: either could be mistaken for the other's build.
+    target_dir="$target_dir/bench-rev-target"
     echo "== benchmarking commit $commit (exported to $tree)"
 else
     commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"

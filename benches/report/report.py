@@ -62,6 +62,7 @@ class Group:
         self.description = None
         self.order = []  # row names in first-seen order
         self.times = {}  # row -> [median ns per run]
+        self.best = {}  # row -> fastest criterion sample over all runs, ns
         self.metrics = {}  # row -> metric -> [value per run]
         self.not_expressible = {}  # row -> reason
         self.row_order = None  # names to put first, from a row_order record
@@ -80,6 +81,10 @@ class Group:
 
     def add_time(self, name, ns):
         self.times.setdefault(self.row(name), []).append(ns)
+
+    def add_best(self, name, ns):
+        """The fastest sample (time / iterations) of one run."""
+        self.best[name] = min(ns, self.best.get(name, math.inf))
 
     def add_metric(self, name, metric, value):
         if value is None:
@@ -133,6 +138,12 @@ def load_criterion(results, groups, sections):
                 if group is None:
                     group = groups[gid] = Group(gid, section)
                 group.add_time(name, est["median"]["point_estimate"])
+                try:
+                    with open(os.path.join(os.path.dirname(est_path), "sample.json")) as f:
+                        sample = json.load(f)
+                    group.add_best(name, min(t / i for t, i in zip(sample["times"], sample["iters"]) if i))
+                except (OSError, ValueError, KeyError):
+                    pass
 
 
 def load_extra(results, groups):
@@ -540,7 +551,7 @@ def group_table(g, lines):
     has_time = any(g.times.values())
     header = ["implementation"]
     if has_time:
-        header += ["median", "runs", "run medians (min – max)"]
+        header += ["median", "runs", "run medians (min – max)", "fastest sample"]
         header += [f"÷ {r[len(OURS):].strip() or OURS}" for r in refs]
     header += metrics
     lines.append("| " + " | ".join(md_escape(h) for h in header) + " |")
@@ -556,7 +567,8 @@ def group_table(g, lines):
             continue
         if has_time:
             t = g.median_time(row)
-            cells += [fmt_time(t), str(len(g.times.get(row, []))), spread(g.times.get(row, []))]
+            cells += [fmt_time(t), str(len(g.times.get(row, []))), spread(g.times.get(row, [])),
+                      fmt_time(g.best.get(row))]
             for ref in refs:
                 rt = g.median_time(ref)
                 cells.append("" if row == ref else fmt_ratio(t / rt) if (t and rt) else "—")
@@ -648,6 +660,8 @@ def main():
     add("**Method.** For each benchmark, criterion's median time per iteration is taken in every run; the "
         "table shows the median of those run medians and their range. Implementations of one workload "
         "share a criterion group, so they run back to back in the same process. Ratios divide medians. "
+        "\"Fastest sample\" is the quickest criterion sample (time over iterations) of all runs: on a "
+        "loaded machine it is closer to the unloaded cost than the median, but it is not what ratios use. "
         "Go rows are `go test -bench` ns/op (wall time over all goroutines' iterations for RunParallel "
         "benchmarks), median over runs, and join the table whose group id equals "
         "`<workload>/<variant>/<threads>t`.")

@@ -197,6 +197,23 @@ impl<T> Local<T> {
         })
     }
 
+    /// Takes the private value unless it is expired (which stays in place),
+    /// with its age.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L1).
+    pub(crate) unsafe fn take_private_unexpired(&self, generation: usize) -> Option<(T, Age)> {
+        // SAFETY: L1; the closure moves values only and drops none.
+        self.private.with_mut(|slot| unsafe {
+            let age = Age::of((*slot).as_ref()?.stamp, generation);
+            if age == Age::Expired {
+                return None;
+            }
+            (*slot).take().map(|private| (private.value, age))
+        })
+    }
+
     /// Pops the newest primary value of the own chain (Go: `shared.popHead`).
     ///
     /// # Safety

@@ -225,24 +225,22 @@ impl<T, F> Pool<T, F> {
     /// is busy: this is a last resort before creating.
     fn adopt_from_exited(&self, generation: usize) -> Option<(T, Event)> {
         thread_index::try_with_unowned_indices(|unowned| {
-            for (index, local) in self.locals.iter() {
-                if !unowned(index) {
-                    continue;
-                }
-                for (age, event) in [
-                    (Age::Primary, Event::Stolen),
-                    (Age::Victim, Event::FromVictim),
-                ] {
-                    // SAFETY: no thread holds `index`, and none can acquire it
-                    // while the registry is locked (thread_index R3).
-                    if let Taken::Value(value) = unsafe { local.take_private(generation, age) } {
-                        return Some((value, event));
-                    }
-                }
-            }
-            None
+            self.locals
+                .iter()
+                .filter(|&(index, _)| unowned(index))
+                // SAFETY: no thread holds `index`, and none can acquire it
+                // while the registry is locked (thread_index R3). Expired
+                // values stay for cleanup, which drops them outside the lock.
+                .find_map(|(_, local)| unsafe { local.take_private_unexpired(generation) })
         })
         .flatten()
+        .map(|(value, age)| {
+            let event = match age {
+                Age::Primary => Event::Stolen,
+                _ => Event::FromVictim,
+            };
+            (value, event)
+        })
     }
 
     /// Counts an event on the owner's counters, or the pool's when the

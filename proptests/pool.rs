@@ -587,11 +587,11 @@ fn pool_matches_its_reference_model_on_go_like_traffic() {
     check_against_model(3, 1, Rules::default(), &script);
 }
 
-/// Every value the pool drops by aging is counted in `dropped_by_cleanup`,
-/// including an exited thread's private value that expired while the thread
-/// was alive and that a later get finds (and drops) while adopting.
+/// A get leaves an exited thread's expired private value alone (it only
+/// adopts servable ones), and the cleanup that drops it counts it. The value
+/// expired while its thread was alive: a live thread's slot is its own.
 #[test]
-fn every_aging_drop_is_counted_even_of_an_exited_threads_expired_private_value() {
+fn an_exited_threads_expired_private_value_is_left_to_cleanup_and_counted() {
     let log = Arc::new(EventLog::default());
     let ids = Arc::new(AtomicU64::new(0));
     let pool = Arc::new(modelled_pool(Rules::default(), 8, &log, &ids));
@@ -600,27 +600,55 @@ fn every_aging_drop_is_counted_even_of_an_exited_threads_expired_private_value()
     std::thread::spawn(move || {
         p.put(Logged::new(0, &l)); // its private slot
         p.cleanup();
-        p.cleanup(); // expired now, but a live thread's slot is its own
+        p.cleanup(); // expired now, but kept: its thread is alive
     })
     .join()
     .unwrap();
-    let mut dropped = 0;
-    // A get here may adopt from the exited thread's slot (unless some other
-    // thread of this process took its index or holds the registry), and a
-    // cleanup drops the value if no thread holds that index.
-    for step in ["try_take", "cleanup"] {
-        if step == "cleanup" {
-            pool.cleanup();
-        } else {
-            assert!(
-                pool.try_take().is_none(),
-                "an expired value is never served"
-            );
+    assert_eq!(
+        log.drain_drops(),
+        [],
+        "the live thread's slot survives cleanups"
+    );
+    assert!(
+        pool.try_take().is_none(),
+        "an expired value is never served"
+    );
+    assert_eq!(log.drain_drops(), [], "nor dropped by a get");
+    let stats = pool.stats();
+    assert_eq!((stats.dropped_by_cleanup, stats.retained), (0, 1));
+    pool.cleanup();
+    // Dropped now, unless another thread of this process took the index.
+    let dropped = log.drain_drops().len() as u64;
+    let stats = pool.stats();
+    assert_eq!(stats.dropped_by_cleanup, dropped);
+    assert_eq!(stats.retained + dropped, 1);
+}
+
+/// A keep rule or reset hook that panics makes `put` drop the value (once)
+/// and propagate the panic; the statistics count the value as discarded,
+/// so `retained` still equals what the pool holds.
+#[test]
+fn a_panicking_keep_rule_or_reset_hook_drops_the_value_once_and_keeps_statistics_exact() {
+    for hook in ["keep_if", "reset"] {
+        let log = Arc::new(EventLog::default());
+        let builder = Pool::builder(no_create::<Logged>);
+        let pool = match hook {
+            "keep_if" => builder.keep_if(|_: &Logged| panic!("keep rule fails")),
+            _ => builder.reset(|_: &mut Logged| panic!("reset hook fails")),
         }
-        dropped += log.drain_drops().len() as u64;
+        .build();
+        let put = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.put(Logged::new(7, &log))
+        }));
+        assert!(put.is_err(), "{hook}: the panic propagates");
+        assert_eq!(log.drain_drops(), [7], "{hook}: dropped once, by put");
+        assert!(pool.try_take().is_none(), "{hook}: nothing was kept");
         let stats = pool.stats();
-        assert_eq!(stats.dropped_by_cleanup, dropped, "after {step}");
-        assert_eq!(stats.retained + dropped, 1, "after {step}");
+        assert_eq!(
+            (stats.puts, stats.discarded, stats.retained),
+            (1, 1, 0),
+            "{hook}: {stats:?}"
+        );
     }
 }
 

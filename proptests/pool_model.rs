@@ -17,8 +17,9 @@
 //! depend on unrelated threads of the process. So a get takes the value it
 //! actually returned as an oracle: if that is an exited thread's private
 //! value of a servable age, the model adopts it, otherwise it goes on as if
-//! adoption found nothing. Drops of such values are reported as "may drop"
-//! and confirmed with [`PoolModel::resolve_may_drop`].
+//! adoption found nothing. A cleanup's drops of such values are reported as
+//! "may drop" and confirmed with [`PoolModel::resolve_may_drop`]; a get
+//! never drops them.
 
 use std::collections::VecDeque;
 
@@ -278,24 +279,20 @@ impl PoolModel {
             }
         }
         // 4. Private values of exited threads: adopted if `observed` is one
-        //    of a servable age; expired ones may be dropped on the way.
+        //    of a servable age. Expired ones are left for cleanup.
         if effects.got.is_none() {
             for local in self.locals.iter_mut().filter(|l| l.exited) {
                 let Some((id, stamp)) = local.private else {
                     continue;
                 };
-                match age(stamp, generation) {
-                    Age::Expired => effects.may_drop.push(id),
-                    servable if observed == Some(id) => {
-                        local.private = None;
-                        let tier = if servable == Age::Primary {
-                            Tier::Stolen
-                        } else {
-                            Tier::Victim
-                        };
-                        served(&mut effects, id, tier);
-                    }
-                    _ => {}
+                let tier = match age(stamp, generation) {
+                    Age::Primary => Tier::Stolen,
+                    Age::Victim => Tier::Victim,
+                    Age::Expired => continue,
+                };
+                if observed == Some(id) {
+                    local.private = None;
+                    served(&mut effects, id, tier);
                 }
             }
         }

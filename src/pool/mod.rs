@@ -289,17 +289,29 @@ impl<T, F> Pool<T, F> {
     }
 
     /// Applies the keep rule, then the reset hook; `None` if discarded.
+    /// A value refused by the rule, or lost to a panicking rule or hook, is
+    /// counted as discarded.
     #[cold]
     fn screen(&self, local: Option<&Local<T>>, mut value: T) -> Option<T> {
+        struct CountUnlessKept<'a, T, F> {
+            pool: &'a Pool<T, F>,
+            local: Option<&'a Local<T>>,
+        }
+        impl<T, F> Drop for CountUnlessKept<'_, T, F> {
+            fn drop(&mut self) {
+                self.pool.count(self.local, Event::Discarded, 1);
+            }
+        }
+        let discarded = CountUnlessKept { pool: self, local };
         if let Some(keep) = &self.rules.keep {
             if !keep(&value) {
-                self.count(local, Event::Discarded, 1);
                 return None;
             }
         }
         if let Some(reset) = &self.rules.reset {
             reset(&mut value);
         }
+        std::mem::forget(discarded);
         Some(value)
     }
 

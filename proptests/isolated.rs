@@ -184,3 +184,24 @@ fn wait_until(done: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+#[test]
+fn sixty_four_kib_values_stored_inline_work_on_default_thread_stacks() {
+    let _alone = alone();
+    // Release builds only (this target runs with --release): unoptimized
+    // builds need a larger stack for values this size; see src/pool/tests.rs.
+    if cfg!(debug_assertions) {
+        return;
+    }
+    static PAGES: Pool<[u8; 65536]> = Pool::new(|| [1; 65536]);
+    std::thread::spawn(|| {
+        for _ in 0..40 {
+            PAGES.put([2; 65536]);
+        }
+        let taken: Vec<[u8; 65536]> = (0..41).map(|_| PAGES.take()).collect();
+        assert_eq!(taken.iter().filter(|page| page[65535] == 2).count(), 40);
+        assert_eq!(PAGES.stats().created, 1);
+    })
+    .join()
+    .unwrap();
+}

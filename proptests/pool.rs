@@ -677,6 +677,10 @@ struct Ledger {
     next_id: AtomicUsize,
     drops: AtomicUsize,
     violations: Mutex<Vec<String>>,
+    /// Calls of `put` (guard drops included) and of the get family.
+    puts: AtomicUsize,
+    gets: AtomicUsize,
+    created: AtomicUsize,
 }
 
 impl Ledger {
@@ -688,6 +692,9 @@ impl Ledger {
             next_id: AtomicUsize::new(0),
             drops: AtomicUsize::new(0),
             violations: Mutex::new(Vec::new()),
+            puts: AtomicUsize::new(0),
+            gets: AtomicUsize::new(0),
+            created: AtomicUsize::new(0),
         }
     }
 
@@ -796,33 +803,42 @@ fn run_until_respawn<'m, 'l, F: Fn() -> Audited<'l>>(
         };
         ledger.transition(value.id(), from, state::HELD);
     };
+    let count = |calls: &AtomicUsize| {
+        calls.fetch_add(1, SeqCst);
+    };
     for (at, &m) in moves.iter().enumerate() {
         match m {
             Move::PutNew => {
                 let value = ledger.make(state::IN_POOL);
+                count(&ledger.puts);
                 pool.put(value);
             }
             Move::PutHeld => {
                 if let Some(value) = hand.pop() {
                     ledger.transition(value.id(), &[state::HELD], state::IN_POOL);
+                    count(&ledger.puts);
                     pool.put(value);
                 }
             }
             Move::TryTake => {
+                count(&ledger.gets);
                 if let Some(value) = pool.try_take() {
                     took(&value, false);
                     hand.push(value);
                 }
             }
             Move::Take => {
+                count(&ledger.gets);
                 let value = pool.take();
                 took(&value, true);
                 hand.push(value);
             }
             Move::GetAndReturn => {
+                count(&ledger.gets);
                 let guard = pool.get();
                 took(&guard, true);
                 ledger.transition(guard.id(), &[state::HELD], state::IN_POOL);
+                count(&ledger.puts);
                 drop(guard);
             }
             Move::DropHeld => {
@@ -838,10 +854,26 @@ fn run_until_respawn<'m, 'l, F: Fn() -> Audited<'l>>(
     &[]
 }
 
-fn check_conservation(first_link: usize, lanes: &[Vec<Move>], rounds: usize) {
+fn check_conservation(first_link: usize, rules: Rules, lanes: &[Vec<Move>], rounds: usize) {
     let capacity = lanes.iter().map(Vec::len).sum::<usize>() * rounds + 1;
     let ledger = Ledger::new(capacity);
-    let pool = Pool::new(|| ledger.make(state::CREATED)).with_first_link_capacity(first_link);
+    let create = || {
+        ledger.created.fetch_add(1, SeqCst);
+        ledger.make(state::CREATED)
+    };
+    let mut builder = Pool::builder(create).first_link_capacity(first_link);
+    if let Some(m) = rules.discard_multiple_of {
+        builder = builder.keep_if(move |v: &Audited<'_>| v.id() as u64 % m != 0);
+    }
+    if let Some(max) = rules.max_chain {
+        builder = builder.max_chain_per_thread(max);
+    }
+    if rules.reset {
+        builder = builder.reset(|v: &mut Audited<'_>| {
+            v.id();
+        });
+    }
+    let pool = builder.build();
     let start = Barrier::new(lanes.len());
     std::thread::scope(|scope| {
         for lane in lanes {
@@ -874,6 +906,22 @@ fn check_conservation(first_link: usize, lanes: &[Vec<Move>], rounds: usize) {
             });
         }
     });
+    // Quiescent now: the statistics are exact.
+    let stats = pool.stats();
+    let in_pool = ledger
+        .states
+        .iter()
+        .filter(|s| s.load(SeqCst) == state::IN_POOL)
+        .count() as u64;
+    let load = |calls: &AtomicUsize| calls.load(SeqCst) as u64;
+    assert_eq!(stats.retained, in_pool, "retained: {stats:?}");
+    assert_eq!(stats.puts, load(&ledger.puts), "puts: {stats:?}");
+    assert_eq!(stats.created, load(&ledger.created), "created: {stats:?}");
+    assert_eq!(
+        stats.hits() + stats.created + stats.missed,
+        load(&ledger.gets),
+        "gets: {stats:?}"
+    );
     drop(pool);
     let violations = ledger.violations.lock().unwrap();
     assert!(violations.is_empty(), "{violations:#?}");
@@ -898,15 +946,18 @@ proptest! {
     })]
 
     /// With 2-4 threads running random put/take/get/cleanup scripts at once
-    /// (and exiting, handing their script to a new thread), no value is
-    /// returned to two holders at once, none is corrupted, none is dropped
-    /// while a caller holds it, and after the pool is dropped every value was
-    /// dropped exactly once.
+    /// (and exiting, handing their script to a new thread), under random
+    /// return-time rules, no value is returned to two holders at once, none
+    /// is corrupted, none is dropped while a caller holds it; once the
+    /// threads are done the statistics are exact (retained equals the values
+    /// in the pool, puts and gets match the calls made); and after the pool
+    /// is dropped every value was dropped exactly once.
     #[test]
     fn concurrent_scripts_conserve_every_value(
         first_link in prop_oneof![Just(1usize), Just(2), Just(8)],
+        rules in rules(),
         lanes in prop::collection::vec(prop::collection::vec(a_move(), 1..60), 2..=4),
     ) {
-        check_conservation(first_link, &lanes, ROUNDS);
+        check_conservation(first_link, rules, &lanes, ROUNDS);
     }
 }

@@ -66,9 +66,10 @@ impl<T, F> PoolBuilder<T, F> {
     /// guard's drop), on the returning thread, before the value is stored, so
     /// a value taken from the pool is always clean.
     ///
-    /// It runs only for values the pool keeps: not for values the keep rule
-    /// or the bound discard, nor for values later dropped by aging. If it
-    /// panics, the value is dropped and the panic propagates from `put`.
+    /// It runs on every value the keep rule accepts, including one that the
+    /// per-thread bound then refuses; not on values the keep rule refuses,
+    /// nor on values later dropped by aging. If it panics, the value is
+    /// dropped (counted as discarded) and the panic propagates from `put`.
     pub fn reset(mut self, reset: impl Fn(&mut T) + Send + Sync + 'static) -> Self {
         self.pool.rules.reset = Some(Box::new(reset));
         self
@@ -85,8 +86,11 @@ impl<T, F> PoolBuilder<T, F> {
     }
 
     /// Bounds how many values one thread's chain keeps: a `put` that would
-    /// push onto a chain already holding `max` values drops the value
-    /// instead (counted as discarded). The private slot holds one more, and
+    /// push onto a chain already holding `max` values drops that value
+    /// instead (counted as discarded). Usually that is the value being put;
+    /// when the private slot holds a value from before the last cleanup, the
+    /// new value takes the slot and the old one is the value pushed (onto
+    /// the victim chain) or dropped. The private slot holds one more, and
     /// values that age into the victim cache still count against the chain
     /// they are in. So one thread retains at most `2 * max + 1` values (its
     /// primary chain, its victim chain, its private slot). Measuring the

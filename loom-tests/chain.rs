@@ -240,9 +240,10 @@ fn a_link_the_producer_walks_into_survives_two_unlinks() {
     );
 }
 
-/// Link 1 is drained but still the tail. Two stealers race to unlink it: the
-/// loser may still be reading link 1 after the winner retired it, and the
-/// producer may be walking `prev` into it at the same time.
+/// Link 1 is drained but still the tail; link 2 (the head) holds one value.
+/// Two stealers race to unlink link 1: the loser may still be reading it
+/// after the winner retired it, and the producer, finding its head link
+/// emptied by a stealer, may be walking `prev` into it at the same time.
 #[test]
 fn two_stealers_race_to_unlink_a_drained_link_the_producer_may_walk() {
     check(
@@ -253,9 +254,10 @@ fn two_stealers_race_to_unlink_a_drained_link_the_producer_may_walk() {
             for id in 0..3 {
                 chain.push_head(Value::new(&ledger, id));
             }
+            // Links: 1 = [0], 2 = [1, 2]. Leave 1 = [], 2 = [1].
             let mut out = Out::default();
-            // Drains link 1 (value 0) without unlinking it.
             out.take_some(chain.stealer().pop_tail());
+            out.take_some(chain.pop_head());
             let thieves: Vec<_> = (0..2)
                 .map(|_| {
                     let stealer = chain.stealer();
@@ -266,9 +268,7 @@ fn two_stealers_race_to_unlink_a_drained_link_the_producer_may_walk() {
                     })
                 })
                 .collect();
-            for _ in 0..2 {
-                out.take_some(chain.pop_head());
-            }
+            out.take_some(chain.pop_head());
             for thief in thieves {
                 out.extend(thief.join().unwrap());
             }

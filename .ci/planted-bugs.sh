@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Proves the loom suite catches the bugs it is meant to catch.
+#
+# For each known bug class: copy the repository to a scratch directory under
+# /tmp, edit src/ there (each edit must match its pattern exactly once, so a
+# change to the source makes this script fail loudly instead of planting
+# nothing), build the loom test binary, and run the models expected to catch
+# it until one fails. Prints a results table and exits non-zero if any
+# planted bug survives, or if the unmodified models do not all pass.
+#
+#   bash .ci/planted-bugs.sh             # every bug, ~20 minutes on 2 cores
+#   bash .ci/planted-bugs.sh link-next   # only bugs whose name contains this
+#
+# Not run by CI (too slow). The results are recorded in docs/testing.md.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+scratch="$(mktemp -d /tmp/victim-pool-planted.XXXXXX)"
+trap 'rm -rf "$scratch"' EXIT
+
+# Planted builds share one target directory, so only the crate itself is
+# rebuilt for each bug.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target-planted}"
+export RUSTFLAGS="--cfg loom --cfg crossbeam_loom -C debug-assertions"
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
+export LOOM_MAX_BRANCHES="${LOOM_MAX_BRANCHES:-10000}"
+
+mkdir "$scratch/pristine"
+(cd "$repo" && tar --exclude='./target*' --exclude='./.git' -cf - .) | tar -xf - -C "$scratch/pristine"
+cp -r "$scratch/pristine" "$scratch/repo"
+
+SCRATCH="$scratch" FILTER="${1:-}" MODEL_TIMEOUT="${MODEL_TIMEOUT:-900}" python3 - <<'PY'
+import os, re, shutil, subprocess, sys, time
+
+scratch = os.environ["SCRATCH"]
+pristine = os.path.join(scratch, "pristine", "src")
+work = os.path.join(scratch, "repo")
+only = os.environ["FILTER"]
+model_timeout = int(os.environ["MODEL_TIMEOUT"])
+
+# Models, cheapest and most direct first: a bug's run stops at the first
+# model that fails.
+D = "dequeue::"
+C = "chain::"
+PUBLISHED = [D + "a_stealer_reads_only_values_published_to_it",
+             D + "a_stealer_reads_only_values_published_to_it_roles_swapped",
+             D + "two_stealers_and_the_producer_take_each_value_once"]
+VACATED = [D + "push_into_a_full_ring_waits_for_the_slot_being_vacated",
+           D + "push_into_a_full_ring_waits_for_the_slot_being_vacated_roles_swapped",
+           D + "indices_wrap_past_u32_max_without_losing_or_duplicating_values",
+           D + "two_stealers_and_the_producer_take_each_value_once"]
+GROWTH = [C + "chain_grows_while_a_stealer_pops",
+          C + "chain_grows_while_a_stealer_pops_roles_swapped",
+          C + "a_stealer_never_unlinks_a_link_the_producer_is_still_filling",
+          C + "len_walks_only_published_links"]
+LEN = [C + "len_walks_only_published_links"]
+WALK = [C + "a_drained_link_is_unlinked_while_the_producer_walks_prev",
+        C + "a_link_the_producer_walks_into_survives_two_unlinks",
+        C + "two_stealers_race_to_unlink_a_drained_link_the_producer_may_walk"]
+CAS = [C + "a_link_installed_by_one_stealer_is_fully_visible_to_another"]
+REFILL = [C + "a_stealer_never_unlinks_a_link_the_producer_is_still_filling",
+          C + "a_stealer_never_unlinks_a_link_the_producer_is_still_filling_roles_swapped"]
+LEAK = [C + "a_drained_link_is_unlinked_while_the_producer_walks_prev",
+        C + "chain_grows_while_a_stealer_pops"]
+
+# (name, [(file, old, new), ...], models). `old` must occur exactly once.
+BUGS = [
+    ("slot-publish: push's fetch_add Relaxed",
+     [("dequeue.rs", "self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);",
+       "self.head_tail.fetch_add(ONE_HEAD, Ordering::Relaxed);")], PUBLISHED),
+    ("slot-publish: pop_tail's CAS Relaxed",
+     [("dequeue.rs", """                pack(head, tail.wrapping_add(1)),
+                Ordering::Acquire,""", """                pack(head, tail.wrapping_add(1)),
+                Ordering::Relaxed,""")], PUBLISHED),
+    ("slot-release: pop_tail's flag store Relaxed",
+     [("dequeue.rs", "slot.occupied.store(false, Ordering::Release);",
+       "slot.occupied.store(false, Ordering::Relaxed);")], VACATED),
+    ("slot-release: push's flag load Relaxed",
+     [("dequeue.rs", "if slot.occupied.load(Ordering::Acquire) {",
+       "if slot.occupied.load(Ordering::Relaxed) {")], VACATED),
+    ("vacated check: push skips the occupied flag",
+     [("dequeue.rs", """        if slot.occupied.load(Ordering::Acquire) {
+            return Err(value);
+        }
+""", "")], VACATED),
+    ("slot-release: pop_tail frees the slot before reading it",
+     [("dequeue.rs", """        let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
+        // Release [slot-release]: our read above happens-before the
+        // producer's next write to this slot (its Acquire flag load).
+        slot.occupied.store(false, Ordering::Release);""",
+       """        slot.occupied.store(false, Ordering::Release);
+        let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });""")], VACATED),
+    ("link-publish: first link stored Relaxed",
+     [("chain.rs", "self.tail.store(link, Ordering::Release);",
+       "self.tail.store(link, Ordering::Relaxed);")], GROWTH),
+    ("link-publish: pop_tail loads tail Relaxed",
+     [("chain.rs", """        // fully constructed before we read it.
+        let mut link = self.tail.load(Ordering::Acquire);""",
+       """        // fully constructed before we read it.
+        let mut link = self.tail.load(Ordering::Relaxed);""")], GROWTH),
+    ("link-publish: len loads tail Relaxed",
+     [("chain.rs", """        // Acquire [link-publish]: as in `pop_tail`.
+        let mut link = self.tail.load(Ordering::Acquire);""",
+       """        // Acquire [link-publish]: as in `pop_tail`.
+        let mut link = self.tail.load(Ordering::Relaxed);""")], LEN),
+    ("link-publish: unlinking CAS Relaxed",
+     [("chain.rs", ".compare_exchange(link, next, Ordering::Release, Ordering::Relaxed)",
+       ".compare_exchange(link, next, Ordering::Relaxed, Ordering::Relaxed)")], CAS),
+    ("link-next: producer stores next Relaxed",
+     [("chain.rs", "unsafe { deref(head) }.next.store(link, Ordering::Release);",
+       "unsafe { deref(head) }.next.store(link, Ordering::Relaxed);")], GROWTH),
+    ("link-next: pop_tail loads next Relaxed",
+     [("chain.rs", "            let next = current.next.load(Ordering::Acquire);",
+       "            let next = current.next.load(Ordering::Relaxed);")], GROWTH),
+    ("link-next: len loads next Relaxed",
+     [("chain.rs", "            link = current.next.load(Ordering::Acquire);",
+       "            link = current.next.load(Ordering::Relaxed);")], LEN),
+    ("link-next: next loaded after the pop",
+     [("chain.rs", """            let next = current.next.load(Ordering::Acquire);
+            if let Some(value) = current.ring.pop_tail() {
+                return Some(value);
+            }""", """            if let Some(value) = current.ring.pop_tail() {
+                return Some(value);
+            }
+            let next = current.next.load(Ordering::Acquire);""")], REFILL),
+    ("epoch: unlinked link freed at once (Box::from_raw)",
+     [("chain.rs", "unsafe { epoch::defer_free(guard, link) };",
+       "drop(unsafe { Box::from_raw(link) });")], WALK),
+    ("epoch: defer_free frees at once",
+     [("sync.rs", """        unsafe {
+            guard.defer_unchecked(move || {
+                let ptr = ptr;
+                free(ptr.0);
+            });
+        }""", """        let _ = guard;
+        unsafe { free(ptr.0) };""")], WALK),
+    ("epoch: stealer does not pin (unprotected guard)",
+     [("chain.rs", """        let guard = epoch::pin();
+        self.chain.pop_tail(&guard)""", """        let guard = unsafe { crossbeam_epoch::unprotected() };
+        self.chain.pop_tail(guard)""")], WALK),
+    ("epoch: producer walks prev without pinning",
+     [("chain.rs", """        let _guard = epoch::pin();
+        // Relaxed [prev-walk]""", """        // Relaxed [prev-walk]""")], WALK),
+    ("epoch: unlinked link never retired (leak)",
+     [("chain.rs", "unsafe { epoch::defer_free(guard, link) };", "let _ = guard;")], LEAK),
+]
+
+ALL_MODELS = []
+for _, _, models in BUGS:
+    for m in models:
+        if m not in ALL_MODELS:
+            ALL_MODELS.append(m)
+
+def reset_src():
+    dst = os.path.join(work, "src")
+    shutil.rmtree(dst)
+    shutil.copytree(pristine, dst)
+
+def plant(edits):
+    for name, old, new in edits:
+        path = os.path.join(work, "src", name)
+        text = open(path).read()
+        count = text.count(old)
+        if count != 1:
+            sys.exit(f"planted-bugs: pattern for src/{name} matched {count} times "
+                     f"(expected 1); update .ci/planted-bugs.sh:\n{old}")
+        open(path, "w").write(text.replace(old, new))
+
+def build():
+    out = subprocess.run(["cargo", "test", "--release", "--test", "loom", "--no-run"],
+                         cwd=work, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr[-4000:])
+        sys.exit("planted-bugs: the planted source does not compile")
+    exe = re.findall(r"Executable .*\((.*)\)", out.stderr)
+    if not exe:
+        sys.exit("planted-bugs: could not find the loom test binary in cargo's output")
+    return exe[-1] if os.path.isabs(exe[-1]) else os.path.join(work, exe[-1])
+
+PATTERNS = [
+    r"Causality violation: [^\n]*",
+    r"a block freed by the epoch was accessed again \(use after free\)",
+    r"Arc leaked\.",
+    r"every value must come out exactly once[^\n]*",
+    r"every value must be dropped exactly once[^\n]*",
+    r"value \d+ dropped twice",
+    r"assertion[^\n]*",
+]
+
+def run_model(exe, model):
+    start = time.time()
+    try:
+        out = subprocess.run([exe, "--exact", model, "--nocapture"], cwd=work,
+                             capture_output=True, text=True, timeout=model_timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout", time.time() - start, f"no verdict in {model_timeout} s"
+    elapsed = time.time() - start
+    text = out.stdout + out.stderr
+    if out.returncode == 0:
+        return "pass", elapsed, ""
+    for pattern in PATTERNS:
+        found = re.search(pattern, text)
+        if found:
+            return "fail", elapsed, found.group(0)
+    panic = re.search(r"panicked at ([^\n]*)", text)
+    detail = f"panicked at {panic.group(1)}" if panic else f"exit status {out.returncode}"
+    return "fail", elapsed, detail
+
+rows = []
+ok = True
+t0 = time.time()
+
+if not only:
+    print("== control: the unmodified models must all pass", flush=True)
+    reset_src()
+    exe = build()
+    for model in ALL_MODELS:
+        verdict, elapsed, detail = run_model(exe, model)
+        print(f"   {model}: {verdict} ({elapsed:.1f} s) {detail}", flush=True)
+        if verdict != "pass":
+            ok = False
+    rows.append(("(control: nothing planted)", "all pass" if ok else "FAILED", "", ""))
+
+for name, edits, models in BUGS:
+    if only and only not in name:
+        continue
+    print(f"== {name}", flush=True)
+    reset_src()
+    plant(edits)
+    exe = build()
+    caught = None
+    for model in models:
+        verdict, elapsed, detail = run_model(exe, model)
+        print(f"   {model}: {verdict} ({elapsed:.1f} s) {detail}", flush=True)
+        if verdict == "fail":
+            caught = (model, f"{elapsed:.1f} s", detail)
+            break
+    if caught:
+        rows.append((name, caught[0], caught[2], caught[1]))
+    else:
+        ok = False
+        rows.append((name, "NOT CAUGHT", "", ""))
+
+print()
+print("| planted bug | caught by | what loom reported | time to fail |")
+print("|---|---|---|---|")
+for name, model, detail, elapsed in rows:
+    detail = detail.replace("|", "\\|")
+    print(f"| {name} | `{model}` | {detail} | {elapsed} |" if model not in ("all pass", "FAILED", "NOT CAUGHT")
+          else f"| {name} | **{model}** | {detail} | {elapsed} |")
+print()
+print(f"planted-bugs: LOOM_MAX_PREEMPTIONS={os.environ['LOOM_MAX_PREEMPTIONS']}, "
+      f"total {time.time() - t0:.0f} s")
+sys.exit(0 if ok else 1)
+PY

@@ -203,6 +203,8 @@ def run_model(exe, model):
             return "fail", elapsed, found.group(0)
     panic = re.search(r"panicked at ([^\n]*)", text)
     detail = f"panicked at {panic.group(1)}" if panic else f"exit status {out.returncode}"
+    # Registry paths differ between machines: keep the crate and file.
+    detail = re.sub(r"/\S*/(loom-[0-9.]+/)", r"\1", detail).rstrip(":")
     return "fail", elapsed, detail
 
 rows = []

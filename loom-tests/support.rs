@@ -135,6 +135,28 @@ impl Out {
     }
 }
 
+/// Like [`check`], but explores at most `max_preemptions` preemptions even
+/// when the environment allows more, unless `VICTIM_POOL_LOOM_HEAVY=1` (the
+/// heavy run of `.ci/loom.sh`) asks for the environment's bound.
+///
+/// For three-thread models that target one edge and catch its removal at a
+/// lower bound: their full search at the CI bound would cost minutes.
+#[track_caller]
+pub fn check_capped<F>(name: &str, max_preemptions: usize, model: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    let heavy = std::env::var("VICTIM_POOL_LOOM_HEAVY").is_ok_and(|v| v == "1");
+    if !heavy {
+        let bound = builder
+            .preemption_bound
+            .map_or(max_preemptions, |b| b.min(max_preemptions));
+        builder.preemption_bound = Some(bound);
+    }
+    run(name, builder, model);
+}
+
 /// Runs `model` under loom with the settings from the environment
 /// (`LOOM_MAX_PREEMPTIONS`, `LOOM_MAX_BRANCHES`, ...), and prints how many
 /// executions it explored and how long that took (visible with
@@ -144,16 +166,26 @@ pub fn check<F>(name: &str, model: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
+    run(name, loom::model::Builder::new(), model);
+}
+
+fn run<F>(name: &str, builder: loom::model::Builder, model: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
     let executions = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = std::sync::Arc::clone(&executions);
     let start = Instant::now();
-    loom::model::Builder::new().check(move || {
+    builder.check(move || {
         counter.fetch_add(1, Ordering::Relaxed);
         model();
     });
     eprintln!(
-        "loom model {name}: {} executions in {:.1} s",
+        "loom model {name}: {} executions in {:.1} s (preemption bound {})",
         executions.load(Ordering::Relaxed),
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        builder
+            .preemption_bound
+            .map_or_else(|| "none".to_owned(), |b| b.to_string())
     );
 }

@@ -55,6 +55,7 @@ mod extra;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 use crossbeam_deque::{Steal, Stealer, Worker};
+use crossbeam_queue::ArrayQueue;
 use lockfree_object_pool::{LinearObjectPool, LinearReusable};
 use mimalloc::MiMalloc;
 use object_pool::Reusable;
@@ -70,7 +71,6 @@ use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::sync::{Barrier, RwLock};
 use std::thread::{self, LocalKey};
 use std::time::{Duration, Instant};
@@ -1181,26 +1181,49 @@ fn expensive_groups(c: &mut Criterion) {
 
 // ------------------------------------------------------------------ handoff
 
-/// One handoff sample with a fresh contender and fresh threads: `iters`
-/// values go from one producer to `consumers` consumers round robin.
-/// Returns the wall time and the creates.
-fn handoff_sample<C: Contender>(consumers: usize, iters: u64) -> (Duration, u64) {
-    let c = C::make();
-    let c = &c;
-    let capacity = HANDOFF_IN_FLIGHT.div_ceil(consumers);
-    let gate = Barrier::new(consumers + 2);
+/// A handoff row keeps its pool across samples (as Go keeps one pool for a
+/// whole run) until the values it has created reach this many bytes; then
+/// the next sample starts a fresh pool. Only pools that strand values on the
+/// consumers get there, and for them every take creates anyway.
+const HANDOFF_MEMORY_BUDGET: usize = 256 << 20;
+
+/// Waits a little after a failed queue operation: spins, then yields (the
+/// machine is shared and a handoff may have more threads than cores).
+#[inline]
+fn back_off(failures: &mut u32) {
+    *failures += 1;
+    if *failures < 64 {
+        std::hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
+
+/// One handoff sample on fresh threads: `iters` values go from one producer
+/// to `consumers` consumers, dealt round robin to one bounded queue per
+/// consumer. Returns the wall time and the create calls.
+fn handoff_sample<C: Contender>(c: &C, consumers: usize, iters: u64) -> (Duration, u64) {
+    let queues: Vec<ArrayQueue<C::Held<'_>>> = (0..consumers)
+        .map(|_| ArrayQueue::new(HANDOFF_IN_FLIGHT.div_ceil(consumers)))
+        .collect();
+    let queues = &queues;
+    let gate = &Barrier::new(consumers + 2);
     let (elapsed, counted) = thread::scope(|s| {
-        let mut senders = Vec::with_capacity(consumers);
         let mut workers = Vec::with_capacity(consumers + 1);
-        for _ in 0..consumers {
-            let (send, receive) = sync_channel::<C::Held<'_>>(capacity);
-            senders.push(send);
-            let gate = &gate;
+        for (k, queue) in queues.iter().enumerate() {
             workers.push(s.spawn(move || {
                 let before = created_here();
                 let mut handle = c.handle();
+                let mut failures = 0;
                 gate.wait();
-                for mut value in receive {
+                for _ in 0..share(iters, consumers, k) {
+                    let mut value = loop {
+                        match queue.pop() {
+                            Some(value) => break value,
+                            None => back_off(&mut failures),
+                        }
+                    };
+                    failures = 0;
                     C::touch_other(&mut value);
                     c.put(&mut handle, value);
                 }
@@ -1208,7 +1231,6 @@ fn handoff_sample<C: Contender>(consumers: usize, iters: u64) -> (Duration, u64)
                 created_here() - before
             }));
         }
-        let gate = &gate;
         workers.push(s.spawn(move || {
             let before = created_here();
             let mut handle = c.handle();
@@ -1216,11 +1238,13 @@ fn handoff_sample<C: Contender>(consumers: usize, iters: u64) -> (Duration, u64)
             for j in 0..iters {
                 let mut value = c.take(&mut handle);
                 C::touch(&mut value);
-                senders[(j % consumers as u64) as usize]
-                    .send(value)
-                    .expect("a consumer hung up");
+                let queue = &queues[(j % consumers as u64) as usize];
+                let mut failures = 0;
+                while let Err(back) = queue.push(value) {
+                    value = back;
+                    back_off(&mut failures);
+                }
             }
-            drop(senders);
             drop(handle);
             created_here() - before
         }));
@@ -1232,7 +1256,14 @@ fn handoff_sample<C: Contender>(consumers: usize, iters: u64) -> (Duration, u64)
             .sum();
         (start.elapsed(), counted)
     });
-    (elapsed, creates_of(c, counted))
+    for queue in queues {
+        assert!(
+            queue.is_empty(),
+            "{}: a handed-over value was left behind",
+            C::NAME
+        );
+    }
+    (elapsed, counted)
 }
 
 struct Handoff<'a, 'g> {
@@ -1244,18 +1275,30 @@ struct Handoff<'a, 'g> {
 impl<P: Payload> Visit<P> for Handoff<'_, '_> {
     fn visit<C: Contender<Payload = P>>(&mut self) {
         let consumers = self.consumers;
-        let mut tally = Tally::default();
+        let mut ops = 0;
+        // The pool in use, what it has created, and the creates of pools
+        // already replaced.
+        let mut pool: Option<(C, u64)> = None;
+        let mut creates = 0;
         self.group.bench_function(C::NAME, |b| {
             b.iter_custom(|iters| {
-                let (elapsed, creates) = handoff_sample::<C>(consumers, iters);
-                tally.ops += iters;
-                tally.timed += iters;
-                tally.creates += creates;
+                if let Some((old, created)) = pool
+                    .take_if(|(_, created)| *created as usize * P::SIZE >= HANDOFF_MEMORY_BUDGET)
+                {
+                    creates += creates_of(&old, created);
+                }
+                let (c, created) = pool.get_or_insert_with(|| (C::make(), 0));
+                let (elapsed, counted) = handoff_sample(c, consumers, iters);
+                *created += counted;
+                ops += iters;
                 elapsed
             })
         });
-        let metrics = vec![("creates/op", per_op(tally.creates, tally.ops))];
-        self.records.metrics(C::NAME, tally.timed, metrics);
+        if let Some((c, created)) = pool {
+            creates += creates_of(&c, created);
+        }
+        let metrics = vec![("creates/op", per_op(creates, ops))];
+        self.records.metrics(C::NAME, ops, metrics);
     }
 }
 
@@ -1264,13 +1307,19 @@ fn handoff_groups(c: &mut Criterion) {
         let text = format!(
             "One iteration: one value handed over. One producer takes a value, writes to it \
              and sends it over a bounded channel; {consumers} consumer(s) receive, write to \
-             it and put it back ({} threads on the 2 cores; Go's row: GOMAXPROCS 2, one \
-             channel of 64, competing consumers). Here the producer deals values round \
-             robin to one channel per consumer, 64 in flight in all. Each sample uses a \
-             fresh pool and fresh threads, so pools that strand values on the consumers \
-             free them between samples; a sample is short (flat sampling, 10 samples) to \
-             bound that memory. `creates/op` shows whether put values travel back to the \
-             producer. {PAYLOAD_NOTE}",
+             it and put it back ({} threads on the 2 cores). The transport differs from Go's: \
+             Go's row uses one channel of 64 between goroutines (GOMAXPROCS 2), which the Go \
+             runtime switches cheaply; here the producer deals values round robin to one \
+             crossbeam `ArrayQueue` per consumer (64 in flight in all) and both sides spin, \
+             then yield, when a queue is full or empty. So times compare pool plus transport; \
+             `creates/op` compares the pools alone: it shows whether values put by the \
+             consumers travel back to the producer; like Go's, it counts all creates of \
+             the row, the cold start included, over all its values. A row keeps its pool \
+             across samples, each sample on fresh threads; a pool is replaced at a sample \
+             boundary once its creates reach 256 MiB of values (only pools that strand \
+             values get there). `small` is a boxed 32-byte struct, `buf4k` a zeroed 4 KiB `Vec<u8>`; every take \
+             is followed by a write to the value. For victim-pool, creates are counted by \
+             `Pool::stats().created`, checked against the create function's count.",
             consumers + 1
         );
         handoff::<Box<Small>>(c, consumers, &text);
@@ -1283,10 +1332,10 @@ fn handoff<P: Payload>(c: &mut Criterion, consumers: usize, description: &str) {
     let mut group = c.benchmark_group(&id);
     let mut records = Records::new(id);
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
-    if mode() != Mode::Test {
+    if mode() == Mode::Full {
         group
-            .warm_up_time(Duration::from_millis(50))
-            .measurement_time(Duration::from_millis(400));
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1));
     }
     each_contender::<P>(&mut Handoff {
         group: &mut group,
@@ -1312,6 +1361,15 @@ fn median(values: &mut [u64]) -> f64 {
     percentile(values, 0.5)
 }
 
+/// Rounds of `cleanup-pause`, the first unmeasured.
+fn pause_rounds() -> usize {
+    match mode() {
+        Mode::Test => 2,
+        Mode::Quick => 6,
+        Mode::Full => 30,
+    }
+}
+
 /// Cleanups of a pool holding [`PAUSE_POOLED`] fresh values while another
 /// thread times put + take pairs on the same pool.
 fn cleanup_pause() {
@@ -1319,11 +1377,7 @@ fn cleanup_pause() {
     if !selected(id) {
         return;
     }
-    let rounds = match mode() {
-        Mode::Test => 2,
-        Mode::Quick => 6,
-        Mode::Full => 30,
-    };
+    let rounds = pause_rounds();
     extra::describe_group(
         id,
         &format!(
@@ -1356,11 +1410,8 @@ fn cleanup_pause() {
 }
 
 fn measure_cleanup_pause(id: &str, name: &str) {
-    let rounds = match mode() {
-        Mode::Test => 2,
-        Mode::Quick => 6,
-        Mode::Full => 30,
-    };
+    let rounds = pause_rounds();
+    let mut dropped_before = 0;
     let pool: Pool<Box<Small>> = Pool::new(counted::<Box<Small>>);
     let in_cleanup = AtomicBool::new(false);
     let stop = AtomicBool::new(false);
@@ -1394,6 +1445,7 @@ fn measure_cleanup_pause(id: &str, name: &str) {
             }
             if round == 0 {
                 pool.cleanup();
+                dropped_before = pool.stats().dropped_by_cleanup;
                 continue;
             }
             // Relaxed [pause-flag]: as above.
@@ -1413,8 +1465,7 @@ fn measure_cleanup_pause(id: &str, name: &str) {
     let mut latencies = latencies;
     latencies.sort_unstable();
     let measured = walls.len().max(1) as f64;
-    let stats = pool.stats();
-    let dropped = stats.dropped_by_cleanup as f64 / (rounds as f64);
+    let dropped = (pool.stats().dropped_by_cleanup - dropped_before) as f64 / measured;
     extra::metrics(
         id,
         name,
@@ -1518,15 +1569,16 @@ fn burst_then_idle() {
 
 // ------------------------------------------------------------------ instructions
 
-/// The child side: `pairs` put + take pairs of contender `index` on `small`.
-fn callgrind_child(spec: &str) {
+/// The child side: `pairs` put + take pairs of contender `index` on payload
+/// `P`.
+fn callgrind_child<P: Payload>(index: usize, pairs_to_run: u64) {
     struct Run {
         index: usize,
         pairs: u64,
         seen: usize,
     }
-    impl Visit<Box<Small>> for Run {
-        fn visit<C: Contender<Payload = Box<Small>>>(&mut self) {
+    impl<P: Payload> Visit<P> for Run {
+        fn visit<C: Contender<Payload = P>>(&mut self) {
             if self.seen == self.index {
                 let c = C::make();
                 let mut handle = c.handle();
@@ -1535,24 +1587,38 @@ fn callgrind_child(spec: &str) {
             self.seen += 1;
         }
     }
-    let (index, n) = spec.split_once(':').expect("index:pairs");
-    let mut run = Run {
-        index: index.parse().expect("an index"),
-        pairs: n.parse().expect("a pair count"),
+    each_contender::<P>(&mut Run {
+        index,
+        pairs: pairs_to_run,
         seen: 0,
-    };
-    each_contender::<Box<Small>>(&mut run);
+    });
 }
 
-/// Instructions executed by a child doing `n` pairs of contender `index`;
-/// the callgrind output is kept at `out`.
-fn callgrind_run(index: usize, n: u64, out: &Path) -> Option<u64> {
+/// Parses the child's `<variant>:<contender index>:<pairs>` and runs it.
+fn callgrind_child_from(spec: &str) {
+    let mut fields = spec.split(':');
+    let (Some(variant), Some(index), Some(n)) = (fields.next(), fields.next(), fields.next())
+    else {
+        panic!("{CALLGRIND_VAR} must be <variant>:<index>:<pairs>, not {spec:?}");
+    };
+    let index = index.parse().expect("a contender index");
+    let n = n.parse().expect("a pair count");
+    match variant {
+        v if v == <Box<Small>>::VARIANT => callgrind_child::<Box<Small>>(index, n),
+        v if v == <Vec<u8>>::VARIANT => callgrind_child::<Vec<u8>>(index, n),
+        other => panic!("unknown payload variant {other:?}"),
+    }
+}
+
+/// Instructions executed by a child doing `n` pairs of contender `index` on
+/// payload `variant`; the callgrind output is kept at `out`.
+fn callgrind_run(variant: &str, index: usize, n: u64, out: &Path) -> Option<u64> {
     let exe = std::env::current_exe().ok()?;
     let output = Command::new("valgrind")
         .args(["--tool=callgrind", "--dump-instr=yes", "--dump-line=no"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(exe)
-        .env(CALLGRIND_VAR, format!("{index}:{n}"))
+        .env(CALLGRIND_VAR, format!("{variant}:{index}:{n}"))
         .output()
         .ok()?;
     if !output.status.success() {
@@ -1670,21 +1736,29 @@ fn instructions_inlined_from(out: &Path, exe: &Path, marks: &[&str]) -> Option<u
 }
 
 fn instructions() {
-    let id = "put-take-instructions/small/1t";
-    if !selected(id) || mode() == Mode::Test {
+    if mode() == Mode::Test {
+        return;
+    }
+    let available = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    instructions_of::<Box<Small>>(available);
+    instructions_of::<Vec<u8>>(available);
+}
+
+fn instructions_of<P: Payload>(available: bool) {
+    let id = format!("put-take-instructions/{}/1t", P::VARIANT);
+    if !selected(&id) {
         return;
     }
     let (n1, n2) = match mode() {
         Mode::Quick => (20_000, 40_000),
         _ => (100_000, 200_000),
     };
-    let available = Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
     if !available {
         extra::describe_group(
-            id,
+            &id,
             "Skipped: `valgrind` is not installed (apt-get install valgrind), so the \
              instruction counts are missing from this run.",
         );
@@ -1692,9 +1766,9 @@ fn instructions() {
         return;
     }
     extra::describe_group(
-        id,
+        &id,
         &format!(
-            "Instructions per put + take pair (`small`, one thread, the loop of `pool/small/1t`), \
+            "Instructions per put + take pair (one thread, the loop of `pool/{}/1t`), \
              counted by `valgrind --tool=callgrind` as the difference between runs of \
              {n2} and {n1} pairs, divided by {}: deterministic, unlike the timings. For \
              victim-pool, `stats-instr/pair` counts the executed instructions whose inline \
@@ -1702,29 +1776,30 @@ fn instructions() {
              `Pool::count`: the two owner-written counters a pair bumps and the choice of \
              counter set. `stats-share-%` is their share of the pair: the cost of the \
              statistics, which are always on (issue 4 asks for at most 10%). Not measured: \
-             what the pair would cost if the compiler laid it out without them. Instructions are not time: atomics and cache misses \
-             cost more than their count says.",
+             what the pair would cost if the compiler laid it out without them, and time: \
+             atomics and cache misses cost more than their count says.",
+            P::VARIANT,
             n2 - n1
         ),
     );
-    extra::row_order(id, &contender_names::<Box<Small>>());
+    extra::row_order(&id, &contender_names::<P>());
     let dir = std::env::temp_dir().join(format!("victim-pool-callgrind-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a scratch directory");
-    for (index, name) in contender_names::<Box<Small>>().into_iter().enumerate() {
+    for (index, name) in contender_names::<P>().into_iter().enumerate() {
         let (out1, out2) = (
             dir.join(format!("{index}-1")),
             dir.join(format!("{index}-2")),
         );
         let (Some(ir1), Some(ir2)) = (
-            callgrind_run(index, n1, &out1),
-            callgrind_run(index, n2, &out2),
+            callgrind_run(P::VARIANT, index, n1, &out1),
+            callgrind_run(P::VARIANT, index, n2, &out2),
         ) else {
-            extra::not_expressible(id, name, "callgrind failed for this contender");
+            extra::not_expressible(&id, name, "callgrind failed for this contender");
             continue;
         };
         let per_pair = (ir2 as f64 - ir1 as f64) / (n2 - n1) as f64;
         let mut metrics = vec![("instr/pair", per_pair)];
-        if name == Victim::<Box<Small>>::NAME {
+        if name == Victim::<P>::NAME {
             let exe = std::env::current_exe().expect("this executable's path");
             let marks = ["src/pool/stats.rs", "victim_pool::pool::Pool<T,F>::count"];
             let stats = instructions_inlined_from(&out1, &exe, &marks)
@@ -1736,7 +1811,7 @@ fn instructions() {
             }
         }
         println!("{id}/{name}: {metrics:?}");
-        extra::metrics(id, name, &metrics);
+        extra::metrics(&id, name, &metrics);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1745,7 +1820,7 @@ fn instructions() {
 
 fn main() {
     if let Some(spec) = std::env::var_os(CALLGRIND_VAR) {
-        callgrind_child(&spec.to_string_lossy());
+        callgrind_child_from(&spec.to_string_lossy());
         return;
     }
     let mut c = config().configure_from_args();

@@ -697,15 +697,23 @@ def main():
                 "written yet, or it was not run).")
             add("")
             continue
-        svg = ratio_chart(sgroups, f"benches/{section}.rs: time ratios to victim-pool (medians)")
-        if svg:
-            name = f"benchmarks-{slug(section)}.svg"
-            with open(os.path.join(args.out, name), "w") as f:
-                f.write(svg + "\n")
-            written_svgs.append(name)
-            add(f"![ratios for benches/{section}.rs]({name})")
-            add("")
+        # One ratio chart per workload (the group id up to its first "/"),
+        # above that workload's first table: a chart of every group of a
+        # section would mix scales that differ by orders of magnitude.
+        charted = set()
         for g in sgroups:
+            workload = g.id.split("/")[0]
+            if workload not in charted:
+                charted.add(workload)
+                wgroups = [h for h in sgroups if h.id.split("/")[0] == workload]
+                svg = ratio_chart(wgroups, f"{workload} (benches/{section}.rs): time ratios to victim-pool (medians)")
+                if svg:
+                    name = f"benchmarks-{slug(section)}-{slug(workload)}.svg"
+                    with open(os.path.join(args.out, name), "w") as f:
+                        f.write(svg + "\n")
+                    written_svgs.append(name)
+                    add(f"![time ratios for {workload}]({name})")
+                    add("")
             add(f"### `{g.id}`")
             add("")
             if g.description:

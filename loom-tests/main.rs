@@ -4,4 +4,5 @@
 
 mod chain;
 mod dequeue;
+mod pool_service;
 mod support;

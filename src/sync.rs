@@ -150,6 +150,23 @@ mod imp {
 pub(crate) use imp::*;
 pub(crate) use std::sync::atomic::Ordering;
 
+/// A handle on a `global_mutex!` that stays valid in thread-local
+/// destructors: a plain reference normally; under loom a shared pointer,
+/// since loom drops its lazy statics before those destructors run.
+#[cfg(not(loom))]
+pub(crate) type GlobalRef<T> = &'static Mutex<T>;
+#[cfg(loom)]
+pub(crate) type GlobalRef<T> = Arc<Mutex<T>>;
+
+#[cfg(not(loom))]
+pub(crate) fn global_ref<T>(global: &'static Mutex<T>) -> GlobalRef<T> {
+    global
+}
+#[cfg(loom)]
+pub(crate) fn global_ref<T>(global: &'static Arc<Mutex<T>>) -> GlobalRef<T> {
+    Arc::clone(global)
+}
+
 /// Declares a process-wide `Mutex<$ty>`: a plain `static` normally, a loom
 /// `lazy_static` (reset for every explored execution) under loom.
 macro_rules! global_mutex {
@@ -160,7 +177,8 @@ macro_rules! global_mutex {
         #[cfg(loom)]
         ::loom::lazy_static! {
             $(#[$attr])*
-            static ref $name: ::loom::sync::Mutex<$ty> = ::loom::sync::Mutex::new($init);
+            static ref $name: ::loom::sync::Arc<::loom::sync::Mutex<$ty>> =
+                ::loom::sync::Arc::new(::loom::sync::Mutex::new($init));
         }
     };
 }

@@ -6,7 +6,10 @@
 //! once, not the number ever started.
 
 use super::locals::Place;
-use crate::sync::{global_mutex, lock, thread_local, try_lock};
+use crate::sync::{global_mutex, lock, thread_local, try_lock, GlobalRef};
+
+type RegistryRef = GlobalRef<Registry>;
+use crate::sync::global_ref as registry_ref;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -59,22 +62,32 @@ global_mutex! {
     static REGISTRY: Registry = Registry::new();
 }
 
+/// The registry, as a handle a thread-local destructor may keep using (loom
+/// tears its statics down before such destructors run).
+fn registry() -> RegistryRef {
+    registry_ref(&REGISTRY)
+}
+
 /// The calling thread's index, returned to the registry when the thread exits.
 struct ThreadIndex {
     place: Place,
+    registry: RegistryRef,
 }
 
 impl ThreadIndex {
     fn acquire() -> Self {
+        let registry = registry();
+        let index = lock(&registry).acquire();
         ThreadIndex {
-            place: Place::of(lock(&REGISTRY).acquire()),
+            place: Place::of(index),
+            registry,
         }
     }
 }
 
 impl Drop for ThreadIndex {
     fn drop(&mut self) {
-        lock(&REGISTRY).release(self.place.index);
+        lock(&self.registry).release(self.place.index);
     }
 }
 

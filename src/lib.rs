@@ -18,4 +18,10 @@ pub mod docs {
     pub mod design {}
     #[doc = include_str!("../docs/go-port.md")]
     pub mod go_port {}
+    #[doc = include_str!("../docs/orderings.md")]
+    pub mod orderings {}
+    #[doc = include_str!("../docs/testing.md")]
+    pub mod testing {}
+    #[doc = include_str!("../docs/benchmarks.md")]
+    pub mod benchmarks {}
 }

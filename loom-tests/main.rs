@@ -4,5 +4,6 @@
 
 mod chain;
 mod dequeue;
+mod pool;
 mod pool_service;
 mod support;

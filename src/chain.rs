@@ -148,20 +148,34 @@ impl<T> RawChain<T> {
     /// The caller is the chain's single producer: producer calls
     /// (`push_head`, `pop_head`) never overlap and are ordered by
     /// happens-before.
+    #[inline]
     pub(crate) unsafe fn push_head(&self, value: T) {
         // SAFETY: the producer alone touches `head` (I1).
         let head = self.head.with(|p| unsafe { *p });
-        let (value, capacity) = if head.is_null() {
-            (value, self.first_capacity)
-        } else {
-            // SAFETY: the head link is never retired while it is the head (I1).
-            let head = unsafe { deref(head) };
-            // SAFETY: we are the producer of every link's ring.
-            match unsafe { head.ring.push_head(value) } {
-                Ok(()) => return,
-                Err(value) => (value, (head.ring.capacity() * 2).min(MAX_CAPACITY)),
-            }
-        };
+        if head.is_null() {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.push_into_new_link(head, self.first_capacity, value) };
+        }
+        // SAFETY: the head link is never retired while it is the head (I1).
+        let head_link = unsafe { deref(head) };
+        // SAFETY: we are the producer of every link's ring.
+        if let Err(value) = unsafe { head_link.ring.push_head(value) } {
+            let capacity = (head_link.ring.capacity() * 2).min(MAX_CAPACITY);
+            // SAFETY: forwarded from the caller.
+            unsafe { self.push_into_new_link(head, capacity, value) }
+        }
+    }
+
+    /// The rare half of `push_head`: allocates a link of `capacity` slots
+    /// after `head` (null for the first link) and puts `value` in it. Kept
+    /// out of line so that the common push stays small enough to inline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`]; `head` is the current head link.
+    #[cold]
+    #[inline(never)]
+    unsafe fn push_into_new_link(&self, head: *mut Link<T>, capacity: usize, value: T) {
         let link = Link::boxed(capacity, head, &self.allocated_slots);
         // SAFETY: the link is new and unpublished, so we are its only user.
         if unsafe { deref(link).ring.push_head(value) }.is_err() {
@@ -187,6 +201,7 @@ impl<T> RawChain<T> {
     /// # Safety
     ///
     /// As for [`RawChain::push_head`].
+    #[inline]
     pub(crate) unsafe fn pop_head(&self) -> Option<T> {
         // SAFETY: the producer alone touches `head` (I1).
         let head = self.head.with(|p| unsafe { *p });
@@ -196,9 +211,23 @@ impl<T> RawChain<T> {
         // SAFETY: the head link is never retired while it is the head (I1).
         let head = unsafe { deref(head) };
         // SAFETY: we are the producer of every link's ring.
-        if let Some(value) = unsafe { head.ring.pop_head() } {
-            return Some(value);
+        match unsafe { head.ring.pop_head() } {
+            Some(value) => Some(value),
+            // SAFETY: forwarded from the caller.
+            None => unsafe { Self::pop_older_links(head) },
         }
+    }
+
+    /// The rare half of `pop_head`: the head link is empty, so walk `prev`
+    /// to older links that stealers have not drained yet. Out of line, as
+    /// for `push_into_new_link`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::pop_head`]; `head` is the current head link.
+    #[cold]
+    #[inline(never)]
+    unsafe fn pop_older_links(head: &Link<T>) -> Option<T> {
         // Relaxed [prev-walk]: a null check only; the pointer is loaded
         // again below, under a pin, before it is followed.
         if head.prev.load(Ordering::Relaxed).is_null() {

@@ -129,6 +129,7 @@ impl<T> Ring<T> {
     /// Only one thread at a time may call the producer methods (`push_head`,
     /// `pop_head`), and calls by different threads must be ordered by
     /// happens-before.
+    #[inline]
     pub(crate) unsafe fn push_head(&self, value: T) -> Result<(), T> {
         // Relaxed [own-head]: head is only changed by this producer (I2); a
         // stale tail can only make the ring look fuller than it is.
@@ -161,6 +162,7 @@ impl<T> Ring<T> {
     /// # Safety
     ///
     /// As for [`Ring::push_head`]: the caller is the single producer.
+    #[inline]
     pub(crate) unsafe fn pop_head(&self) -> Option<T> {
         // Relaxed [own-head]: the CAS below decides; see its comment.
         let mut word = self.head_tail.load(Ordering::Relaxed);

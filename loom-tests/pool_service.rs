@@ -25,9 +25,6 @@ fn never_create<T>() -> T {
 /// putting thread; slot-publish carries its writes), the refused value is
 /// never handed out, and every value is dropped exactly once.
 #[test]
-#[ignore = "blocked by loom 0.7.3: a thread with two thread-local destructors \
-            (the thread index and crossbeam-epoch's handle) drops them in HashMap \
-            order, which differs between executions (see docs/testing.md)"]
 fn a_reset_hook_and_a_keep_rule_race_a_stealer() {
     check("a_reset_hook_and_a_keep_rule_race_a_stealer", || {
         let ledger = Ledger::new(3);

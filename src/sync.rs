@@ -13,11 +13,16 @@ compile_error!(
      RUSTFLAGS=\"--cfg loom --cfg crossbeam_loom\"."
 );
 
+pub(crate) use crate::pool::ThreadIndex;
 pub(crate) use crossbeam_utils::CachePadded;
 
 /// Epoch-based reclamation, as modelled by loom under `--cfg crossbeam_loom`.
 pub(crate) mod epoch {
-    pub(crate) use crossbeam_epoch::{pin, Guard};
+    #[cfg(loom)]
+    pub(crate) use super::loom_thread::pin;
+    #[cfg(not(loom))]
+    pub(crate) use crossbeam_epoch::pin;
+    pub(crate) use crossbeam_epoch::Guard;
 
     /// A heap block that is retired through the epoch and can tell whether
     /// it has been freed (see [`FreedCheck`]).
@@ -112,7 +117,6 @@ pub(crate) mod epoch {
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
     pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
-    pub(crate) use std::thread_local;
 
     /// `std::cell::UnsafeCell` with loom's closure-based access, so the same
     /// code compiles against both.
@@ -139,12 +143,78 @@ mod imp {
     }
 }
 
+/// The calling thread's pool index, acquired on first use and given back
+/// when the thread exits; `None` once the thread is tearing it down.
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn with_thread_index<R>(f: impl FnOnce(&ThreadIndex) -> R) -> Option<R> {
+    std::thread_local! {
+        static THREAD_INDEX: ThreadIndex = ThreadIndex::acquire();
+    }
+    THREAD_INDEX.try_with(f).ok()
+}
+
+/// As above. Under loom the index shares one thread-local with the thread's
+/// epoch handle (see [`loom_thread`]).
+#[cfg(loom)]
+pub(crate) fn with_thread_index<R>(f: impl FnOnce(&ThreadIndex) -> R) -> Option<R> {
+    loom_thread::with(|state| f(state.index.get_or_init(ThreadIndex::acquire)))
+}
+
+/// Under loom, the one thread-local whose destructor performs loom
+/// operations.
+///
+/// loom 0.7 drops a thread's thread-locals in `HashMap` order, which differs
+/// between executions; two thread-locals with modelled destructors (the
+/// thread index and an epoch handle) therefore make a model
+/// non-deterministic. Keeping both in one struct fixes their order: the
+/// index is given back first, then the thread leaves the epoch collector.
+/// The collector is the crate's own, so crossbeam-epoch's default
+/// thread-local is never created.
+#[cfg(loom)]
+mod loom_thread {
+    use super::ThreadIndex;
+    use crossbeam_epoch::{Collector, Guard, LocalHandle};
+    use std::cell::OnceCell;
+
+    /// Both parts are created on first use, so a thread that never pins
+    /// (or never uses a pool) adds no modelled operations.
+    pub(super) struct ThreadState {
+        // Field order is drop order: the index first.
+        pub(super) index: OnceCell<ThreadIndex>,
+        epoch: OnceCell<LocalHandle>,
+    }
+
+    loom::lazy_static! {
+        static ref COLLECTOR: Collector = Collector::new();
+    }
+
+    loom::thread_local! {
+        static STATE: ThreadState = ThreadState {
+            index: OnceCell::new(),
+            epoch: OnceCell::new(),
+        };
+    }
+
+    /// Runs `f` on the calling thread's state, or returns `None` once the
+    /// thread is tearing it down.
+    pub(super) fn with<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
+        STATE.try_with(f).ok()
+    }
+
+    /// Pins the calling thread in the crate's collector (through a
+    /// temporary handle while the thread is exiting).
+    pub(crate) fn pin() -> Guard {
+        with(|state| state.epoch.get_or_init(|| COLLECTOR.register()).pin())
+            .unwrap_or_else(|| COLLECTOR.register().pin())
+    }
+}
+
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
     pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
-    pub(crate) use loom::thread_local;
 }
 
 pub(crate) use imp::*;
@@ -153,18 +223,23 @@ pub(crate) use std::sync::atomic::Ordering;
 /// A handle on a `global_mutex!` that stays valid in thread-local
 /// destructors: a plain reference normally; under loom a shared pointer,
 /// since loom drops its lazy statics before those destructors run.
+///
+/// The pointer is std's `Arc`, not loom's: loom drops lazy statics in
+/// `HashMap` order, and a modelled `Arc` decrement in that drop would make
+/// the explored path differ between executions. The mutex inside is loom's,
+/// so every lock is still modelled.
 #[cfg(not(loom))]
 pub(crate) type GlobalRef<T> = &'static Mutex<T>;
 #[cfg(loom)]
-pub(crate) type GlobalRef<T> = Arc<Mutex<T>>;
+pub(crate) type GlobalRef<T> = std::sync::Arc<Mutex<T>>;
 
 #[cfg(not(loom))]
 pub(crate) fn global_ref<T>(global: &'static Mutex<T>) -> GlobalRef<T> {
     global
 }
 #[cfg(loom)]
-pub(crate) fn global_ref<T>(global: &'static Arc<Mutex<T>>) -> GlobalRef<T> {
-    Arc::clone(global)
+pub(crate) fn global_ref<T>(global: &'static std::sync::Arc<Mutex<T>>) -> GlobalRef<T> {
+    std::sync::Arc::clone(global)
 }
 
 /// Declares a process-wide `Mutex<$ty>`: a plain `static` normally, a loom
@@ -177,8 +252,8 @@ macro_rules! global_mutex {
         #[cfg(loom)]
         ::loom::lazy_static! {
             $(#[$attr])*
-            static ref $name: ::loom::sync::Arc<::loom::sync::Mutex<$ty>> =
-                ::loom::sync::Arc::new(::loom::sync::Mutex::new($init));
+            static ref $name: ::std::sync::Arc<::loom::sync::Mutex<$ty>> =
+                ::std::sync::Arc::new(::loom::sync::Mutex::new($init));
         }
     };
 }

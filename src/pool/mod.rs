@@ -10,6 +10,8 @@ mod stats;
 mod sweeper;
 mod thread_index;
 
+pub(crate) use thread_index::ThreadIndex;
+
 pub use guard::{OwnedPoolGuard, PoolGuard};
 pub use options::PoolBuilder;
 pub use registry::{cleanup_all, registered_pools};

@@ -6,7 +6,7 @@
 //! once, not the number ever started.
 
 use super::locals::Place;
-use crate::sync::{global_mutex, lock, thread_local, try_lock, GlobalRef};
+use crate::sync::{global_mutex, lock, try_lock, GlobalRef};
 
 type RegistryRef = GlobalRef<Registry>;
 use crate::sync::global_ref as registry_ref;
@@ -69,13 +69,13 @@ fn registry() -> RegistryRef {
 }
 
 /// The calling thread's index, returned to the registry when the thread exits.
-struct ThreadIndex {
+pub(crate) struct ThreadIndex {
     place: Place,
     registry: RegistryRef,
 }
 
 impl ThreadIndex {
-    fn acquire() -> Self {
+    pub(crate) fn acquire() -> Self {
         let registry = registry();
         let index = lock(&registry).acquire();
         ThreadIndex {
@@ -91,16 +91,12 @@ impl Drop for ThreadIndex {
     }
 }
 
-thread_local! {
-    static THREAD_INDEX: ThreadIndex = ThreadIndex::acquire();
-}
-
 /// The calling thread's index (with where its locals live), or `None` while
 /// the thread is exiting and its index has already been given back (then the
 /// caller owns no local).
 #[inline]
 pub(crate) fn current() -> Option<Place> {
-    THREAD_INDEX.try_with(|thread| thread.place).ok()
+    crate::sync::with_thread_index(|thread| thread.place)
 }
 
 /// Runs `f` while no thread can acquire or release an index; `f` is told

@@ -61,6 +61,14 @@ REFILL = [C + "a_stealer_never_unlinks_a_link_the_producer_is_still_filling",
           C + "a_stealer_never_unlinks_a_link_the_producer_is_still_filling_roles_swapped"]
 LEAK = [C + "a_drained_link_is_unlinked_while_the_producer_walks_prev",
         C + "chain_grows_while_a_stealer_pops"]
+P = "pool::"
+BUCKET = [P + "threads_sharing_a_bucket_of_locals_each_put_into_a_built_local"]
+STEAL = [P + "an_owner_and_a_stealer_take_each_value_at_most_once",
+         P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values",
+         P + "a_value_put_before_a_cleanup_can_be_taken_after_it"]
+OWNED = [P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values",
+         P + "an_owner_and_a_stealer_take_each_value_at_most_once",
+         P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread"]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
 BUGS = [
@@ -142,6 +150,26 @@ BUGS = [
         // Relaxed [prev-walk]""", """        // Relaxed [prev-walk]""")], WALK),
     ("epoch: unlinked link never retired (leak)",
      [("chain.rs", "unsafe { epoch::defer_free(guard, link) };", "let _ = guard;")], LEAK),
+    ("bucket-publish: the installing CAS Relaxed",
+     [("pool/locals.rs", """            Ordering::Release,
+            Ordering::Acquire,""", """            Ordering::Relaxed,
+            Ordering::Acquire,""")], BUCKET),
+    ("bucket-publish: the losing CAS's load Relaxed",
+     [("pool/locals.rs", """            Ordering::Release,
+            Ordering::Acquire,""", """            Ordering::Release,
+            Ordering::Relaxed,""")], BUCKET),
+    ("bucket-publish: get_or_create loads the bucket Relaxed",
+     [("pool/locals.rs", "let mut locals = self.buckets[bucket].load(Ordering::Acquire);",
+       "let mut locals = self.buckets[bucket].load(Ordering::Relaxed);")], BUCKET),
+    ("bucket-publish: iter loads buckets Relaxed",
+     [("pool/locals.rs", "let locals = self.buckets[bucket].load(Ordering::Acquire);",
+       "let locals = self.buckets[bucket].load(Ordering::Relaxed);")], STEAL),
+    ("index hand-off: cleanup ages live threads' private slots",
+     [("pool/mod.rs", "                if unowned(index) {",
+       "                if unowned(index) || index < usize::MAX {")], OWNED),
+    ("index hand-off: a get adopts live threads' private values",
+     [("pool/mod.rs", ".filter(|&(index, _)| unowned(index))",
+       ".filter(|&(index, _)| unowned(index) || index < usize::MAX)")], OWNED),
 ]
 
 ALL_MODELS = []

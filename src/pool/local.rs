@@ -1,5 +1,6 @@
 //! One thread's share of a pool (Go: `poolLocal`).
 
+use super::private_slot::PrivateSlot;
 use super::stats::Counters;
 use crate::chain::RawChain;
 use crate::sync::{epoch, UnsafeCell};
@@ -31,12 +32,6 @@ impl Age {
 /// local alternate between primary and victim at every cleanup.
 pub(crate) fn half(generation: usize) -> usize {
     generation & 1
-}
-
-struct Private<T> {
-    value: T,
-    /// The pool generation the value was put in.
-    stamp: usize,
 }
 
 /// What a put could not keep, for the caller to count and then drop once it
@@ -73,7 +68,7 @@ pub(crate) enum Taken<T> {
 ///   moving the pool from `g` to `g + 1` first drains `chains[half(g + 1)]`,
 ///   so values age from primary to victim to dropped.
 pub(crate) struct Local<T> {
-    private: UnsafeCell<Option<Private<T>>>,
+    private: UnsafeCell<PrivateSlot<T>>,
     chains: [RawChain<T>; 2],
     /// Written by the owner only (see `Counters`' C1).
     pub(crate) counters: Counters,
@@ -82,49 +77,40 @@ pub(crate) struct Local<T> {
 impl<T> Local<T> {
     pub(crate) fn new(first_capacity: usize) -> Self {
         Local {
-            private: UnsafeCell::new(None),
+            private: UnsafeCell::new(PrivateSlot::empty()),
             chains: [RawChain::new(first_capacity), RawChain::new(first_capacity)],
             counters: Counters::new(),
         }
     }
 
-    /// Returns `value` to this local: into the private slot if it is free,
-    /// else onto the primary chain (Go's Put order).
+    /// Puts `value` into the private slot if it is free (Go's Put, first
+    /// step); hands it back otherwise.
     ///
-    /// A victim-aged private value moves to the victim chain to make room; an
-    /// expired one is handed back for the caller to drop. A value bound for
-    /// a primary chain that already holds `max_chain` values is refused.
+    /// # Safety
+    ///
+    /// The caller owns this local (L1).
+    #[inline]
+    pub(crate) unsafe fn fill_private(&self, value: T, generation: usize) -> Result<(), T> {
+        // SAFETY: L1; the closure moves values only and calls no user code.
+        self.private.with_mut(|slot| unsafe {
+            if (*slot).stamp().is_some() {
+                return Err(value);
+            }
+            (*slot).fill(value, generation);
+            Ok(())
+        })
+    }
+
+    /// Go's Put, second step, when the private slot is occupied: onto the
+    /// primary chain. A victim-aged private value moves to the victim chain
+    /// to make room; an expired one is handed back for the caller to drop. A
+    /// value bound for a primary chain that already holds `max_chain` values
+    /// is refused.
     ///
     /// # Safety
     ///
     /// The caller owns this local (L1, L2).
-    #[inline]
-    pub(crate) unsafe fn put(&self, value: T, generation: usize, max_chain: usize) -> Leftover<T> {
-        // SAFETY: L1; the closure moves values only and calls no user code.
-        let occupied = self.private.with_mut(|slot| unsafe {
-            if (*slot).is_some() {
-                return Some(value);
-            }
-            *slot = Some(Private {
-                value,
-                stamp: generation,
-            });
-            None
-        });
-        match occupied {
-            None => Leftover::None,
-            // SAFETY: forwarded from the caller.
-            Some(value) => unsafe { self.put_behind_private(value, generation, max_chain) },
-        }
-    }
-
-    /// `put` when the private slot is occupied.
-    ///
-    /// # Safety
-    ///
-    /// As for `put`.
-    #[inline(never)]
-    unsafe fn put_behind_private(
+    pub(crate) unsafe fn put_behind_private(
         &self,
         value: T,
         generation: usize,
@@ -134,28 +120,15 @@ impl<T> Local<T> {
             Push(T, usize),
             Expired(T),
         }
-        let fresh = Private {
-            value,
-            stamp: generation,
-        };
         // SAFETY: L1; the closure moves values only and calls no user code.
         let spill = self.private.with_mut(|slot| unsafe {
-            let old = (*slot)
-                .take()
-                .expect("`put` checked that the slot is occupied");
-            match Age::of(old.stamp, generation) {
-                Age::Primary => {
-                    *slot = Some(old);
-                    Spill::Push(fresh.value, half(generation))
-                }
-                Age::Victim => {
-                    *slot = Some(fresh);
-                    Spill::Push(old.value, half(old.stamp))
-                }
-                Age::Expired => {
-                    *slot = Some(fresh);
-                    Spill::Expired(old.value)
-                }
+            let stamp = (*slot)
+                .stamp()
+                .expect("`fill_private` found the slot occupied");
+            match Age::of(stamp, generation) {
+                Age::Primary => Spill::Push(value, half(generation)),
+                Age::Victim => Spill::Push((*slot).swap(value, generation), half(stamp)),
+                Age::Expired => Spill::Expired((*slot).swap(value, generation)),
             }
         });
         match spill {
@@ -182,17 +155,13 @@ impl<T> Local<T> {
     pub(crate) unsafe fn take_private(&self, generation: usize, wanted: Age) -> Taken<T> {
         // SAFETY: L1; the closure moves values only.
         self.private.with_mut(|slot| unsafe {
-            let age = match &*slot {
-                None => return Taken::None,
-                Some(private) => Age::of(private.stamp, generation),
+            let Some(stamp) = (*slot).stamp() else {
+                return Taken::None;
             };
-            match (*slot).take() {
-                Some(private) if age == wanted => Taken::Value(private.value),
-                Some(private) if age == Age::Expired => Taken::Expired(private.value),
-                other => {
-                    *slot = other;
-                    Taken::None
-                }
+            match Age::of(stamp, generation) {
+                age if age == wanted => Taken::Value((*slot).empty_out()),
+                Age::Expired => Taken::Expired((*slot).empty_out()),
+                _ => Taken::None,
             }
         })
     }
@@ -206,11 +175,11 @@ impl<T> Local<T> {
     pub(crate) unsafe fn take_private_unexpired(&self, generation: usize) -> Option<(T, Age)> {
         // SAFETY: L1; the closure moves values only and drops none.
         self.private.with_mut(|slot| unsafe {
-            let age = Age::of((*slot).as_ref()?.stamp, generation);
+            let age = Age::of((*slot).stamp()?, generation);
             if age == Age::Expired {
                 return None;
             }
-            (*slot).take().map(|private| (private.value, age))
+            Some(((*slot).empty_out(), age))
         })
     }
 

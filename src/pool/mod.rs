@@ -5,6 +5,7 @@ mod guard;
 mod local;
 mod locals;
 mod options;
+mod private_slot;
 mod registry;
 mod stats;
 mod sweeper;
@@ -22,7 +23,7 @@ use crate::chain::DEFAULT_FIRST_CAPACITY;
 use crate::dequeue::check_capacity;
 use crate::sync::{const_fn_unless_loom, epoch, lock, Arc, AtomicUsize, Mutex, Ordering};
 use local::{half, Age, Leftover, Local, Taken};
-use locals::Locals;
+use locals::{Locals, Place};
 use options::Rules;
 use registry::{Ages, Enrollment, Garbage};
 use stats::{Counters, Event};
@@ -139,40 +140,60 @@ impl<T, F> Pool<T, F> {
     /// assert_eq!(pool.try_take(), Some('b')); // then the own chain
     /// assert_eq!(pool.try_take(), None);
     /// ```
+    #[inline]
     pub fn try_take(&self) -> Option<T> {
         self.take_pooled(Event::Missed)
     }
 
     /// The whole lookup; `miss` is what to count when nothing is found.
-    #[inline]
+    ///
+    /// Only the private slot and the own chain's head are inline; the rest
+    /// is out of line so that the common take stays small.
+    #[inline(always)]
     fn take_pooled(&self, miss: Event) -> Option<T> {
         // Relaxed [generation]: it only selects chains and ages; values are
         // published by the chains' own edges and the thread-index hand-off.
         let generation = self.generation.load(Ordering::Relaxed);
-        let place = thread_index::current();
-        let local = place.map(|place| self.locals.get_or_create(place, self.first_capacity));
-        let own = place.map(|place| place.index);
-        if let Some(local) = local {
-            // SAFETY: this thread holds index `own`, so it owns the local.
-            match unsafe { local.take_private(generation, Age::Primary) } {
-                Taken::Value(value) => {
-                    self.count(Some(local), Event::FromPrivate, 1);
-                    return Some(value);
-                }
-                Taken::Expired(expired) => {
-                    self.count(Some(local), Event::DroppedByCleanup, 1);
-                    // Dropped before the lookup goes on, while no internal
-                    // state is borrowed: its `Drop` may use this pool.
-                    drop(expired);
-                }
-                Taken::None => {}
-            }
-            // SAFETY: as above.
-            if let Some(value) = unsafe { local.pop_own(generation) } {
-                self.count(Some(local), Event::FromOwnChain, 1);
+        let Some(place) = thread_index::current() else {
+            return self.take_from_elsewhere(None, None, generation, miss);
+        };
+        let local = self.locals.get_or_create(place, self.first_capacity);
+        // SAFETY: this thread holds index `place.index`, so it owns the local.
+        match unsafe { local.take_private(generation, Age::Primary) } {
+            Taken::Value(value) => {
+                self.count(Some(local), Event::FromPrivate, 1);
                 return Some(value);
             }
+            Taken::Expired(expired) => self.drop_expired(local, expired),
+            Taken::None => {}
         }
+        // SAFETY: as above.
+        if let Some(value) = unsafe { local.pop_own(generation) } {
+            self.count(Some(local), Event::FromOwnChain, 1);
+            return Some(value);
+        }
+        self.take_from_elsewhere(Some(place.index), Some(local), generation, miss)
+    }
+
+    /// Drops a private value found expired, counting it. Called while no
+    /// internal state is borrowed: its `Drop` may use this pool.
+    #[cold]
+    #[inline(never)]
+    fn drop_expired(&self, local: &Local<T>, expired: T) {
+        self.count(Some(local), Event::DroppedByCleanup, 1);
+        drop(expired);
+    }
+
+    /// The lookup past the own local: stealing, the victim cache, adoption.
+    #[cold]
+    #[inline(never)]
+    fn take_from_elsewhere(
+        &self,
+        own: Option<usize>,
+        local: Option<&Local<T>>,
+        generation: usize,
+        miss: Event,
+    ) -> Option<T> {
         let found = self.find_elsewhere(own, local, generation);
         let event = match found {
             Some((_, event)) => event,
@@ -183,7 +204,6 @@ impl<T, F> Pool<T, F> {
     }
 
     /// Stealing, then the victim cache.
-    #[cold]
     fn find_elsewhere(
         &self,
         own: Option<usize>,
@@ -261,18 +281,48 @@ impl<T, F> Pool<T, F> {
     /// The value is kept until a thread takes it or two cleanups pass. A
     /// value that is past two cleanups and is displaced from the private slot
     /// by this call is dropped here.
-    #[inline]
+    #[inline(always)]
     pub fn put(&self, value: T) {
         let place = thread_index::current();
+        if let (Some(place), true) = (
+            place,
+            self.rules.keep.is_none() && self.rules.reset.is_none(),
+        ) {
+            let local = self.locals.get_or_create(place, self.first_capacity);
+            self.count(Some(local), Event::Put, 1);
+            // Relaxed [generation]: as in `try_take`.
+            let generation = self.generation.load(Ordering::Relaxed);
+            // SAFETY: this thread holds index `place.index`, so it owns the
+            // local.
+            if let Err(value) = unsafe { local.fill_private(value, generation) } {
+                self.put_behind_private(local, value, generation);
+            }
+            return;
+        }
+        self.put_screened(place, value);
+    }
+
+    /// `put` when the private slot is taken: onto the chain, or dropped.
+    #[cold]
+    #[inline(never)]
+    fn put_behind_private(&self, local: &Local<T>, value: T, generation: usize) {
+        // SAFETY: the caller owns `local` (it holds its thread index).
+        match unsafe { local.put_behind_private(value, generation, self.rules.max_chain) } {
+            Leftover::None => {}
+            // Dropped at the end of this statement, with nothing borrowed.
+            Leftover::Expired(_) => self.count(Some(local), Event::DroppedByCleanup, 1),
+            Leftover::Refused(_) => self.count(Some(local), Event::Discarded, 1),
+        }
+    }
+
+    /// `put` with a keep rule or reset hook, or on an exiting thread.
+    #[cold]
+    #[inline(never)]
+    fn put_screened(&self, place: Option<Place>, value: T) {
         let local = place.map(|place| self.locals.get_or_create(place, self.first_capacity));
         self.count(local, Event::Put, 1);
-        let value = if self.rules.keep.is_some() || self.rules.reset.is_some() {
-            match self.screen(local, value) {
-                Some(value) => value,
-                None => return,
-            }
-        } else {
-            value
+        let Some(value) = self.screen(local, value) else {
+            return;
         };
         let Some(local) = local else {
             // The thread is exiting and has no local any more.
@@ -281,19 +331,15 @@ impl<T, F> Pool<T, F> {
         };
         // Relaxed [generation]: as in `try_take`.
         let generation = self.generation.load(Ordering::Relaxed);
-        // SAFETY: this thread holds index `own`, so it owns the local.
-        match unsafe { local.put(value, generation, self.rules.max_chain) } {
-            Leftover::None => {}
-            // Dropped at the end of this statement, with nothing borrowed.
-            Leftover::Expired(_) => self.count(Some(local), Event::DroppedByCleanup, 1),
-            Leftover::Refused(_) => self.count(Some(local), Event::Discarded, 1),
+        // SAFETY: this thread holds index `place.index`, so it owns the local.
+        if let Err(value) = unsafe { local.fill_private(value, generation) } {
+            self.put_behind_private(local, value, generation);
         }
     }
 
     /// Applies the keep rule, then the reset hook; `None` if discarded.
     /// A value refused by the rule, or lost to a panicking rule or hook, is
     /// counted as discarded.
-    #[cold]
     fn screen(&self, local: Option<&Local<T>>, mut value: T) -> Option<T> {
         struct CountUnlessKept<'a, T, F> {
             pool: &'a Pool<T, F>,
@@ -463,11 +509,13 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// assert_eq!(*again, "scratch"); // values come back as they were left
     /// let owned: String = PoolGuard::take(again); // detached: not returned
     /// ```
+    #[inline]
     pub fn get(&self) -> PoolGuard<'_, T, F> {
         PoolGuard::new(self, self.take())
     }
 
     /// Takes a value from the pool, or creates one; the caller owns it.
+    #[inline]
     pub fn take(&self) -> T {
         match self.take_pooled(Event::Created) {
             Some(value) => value,

@@ -296,10 +296,10 @@ impl PoolModel {
                 }
             }
         }
-        // 5. The victim tier, unless known empty at this generation: the own
-        //    victim-aged private value, then every victim chain, oldest
-        //    first, from the own index.
-        if effects.got.is_none() && self.victim_empty_at != generation {
+        // 5. The victim tier: the own victim-aged private value, then,
+        //    unless known empty at this generation, every victim chain,
+        //    oldest first, from the own index.
+        if effects.got.is_none() {
             let own = &mut self.locals[thread];
             if let Some((id, stamp)) = own.private {
                 if age(stamp, generation) == Age::Victim {
@@ -307,7 +307,9 @@ impl PoolModel {
                     served(&mut effects, id, Tier::Victim);
                 }
             }
-            if effects.got.is_none() {
+        }
+        if effects.got.is_none() && self.victim_empty_at != generation {
+            {
                 let victim = chain_of(generation.wrapping_sub(1));
                 for local in self.ring_from(thread, true) {
                     if let Some(id) = self.locals[local].chains[victim].pop_front() {
@@ -368,13 +370,17 @@ impl PoolModel {
                 }
             },
         };
-        if let Some((value, chain)) = spill {
-            let chain = &mut own.chains[chain];
+        if let Some((value, chain_index)) = spill {
+            let chain = &mut own.chains[chain_index];
             if self.rules.max_chain.is_some_and(|max| chain.len() >= max) {
                 effects.dropped.push(value);
                 self.counts.discarded += 1;
             } else {
                 chain.push_back(value);
+                // A victim chain that was known empty is not any more.
+                if chain_index != chain_of(generation) && self.victim_empty_at == generation {
+                    self.victim_empty_at = generation.wrapping_sub(1);
+                }
             }
         }
         effects.dropped.sort_unstable();
@@ -493,18 +499,34 @@ mod tests {
     }
 
     #[test]
-    fn model_skips_the_victim_tier_once_a_scan_found_it_empty() {
+    fn model_skips_the_victim_chains_once_a_scan_found_them_empty_until_a_put_refills_one() {
+        let mut m = PoolModel::new(vec![0, 1], 0, Rules::default());
+        m.put(0, 1);
+        m.put(1, 3);
+        m.cleanup();
+        // Thread 1 takes its own victim-aged private value, then cannot see
+        // thread 0's and marks the victim chains empty.
+        assert_eq!(try_take(&mut m, 1).got, Some(3));
+        assert_eq!(try_take(&mut m, 1).got, None);
+        // Thread 0's put moves its victim-aged private value to its victim
+        // chain, which clears the memo...
+        m.put(0, 2);
+        assert_eq!(try_take(&mut m, 0).got, Some(2));
+        // ...so thread 1 finds it there.
+        let stolen = try_take(&mut m, 1);
+        assert_eq!(stolen.got, Some(1));
+        assert_eq!(stolen.tier, Some(Tier::Victim));
+        assert_eq!(try_take(&mut m, 1).got, None);
+    }
+
+    #[test]
+    fn model_serves_the_own_victim_private_value_despite_the_memo() {
         let mut m = PoolModel::new(vec![0, 1], 0, Rules::default());
         m.put(0, 1);
         m.cleanup();
-        // Thread 1 cannot see thread 0's private value and marks the victim empty.
         assert_eq!(try_take(&mut m, 1).got, None);
-        // Thread 0's put moves the victim-aged private value to its victim chain...
-        m.put(0, 2);
-        assert_eq!(try_take(&mut m, 0).got, Some(2));
-        // ...where the memo hides it until the next cleanup, which drops it.
-        assert_eq!(try_take(&mut m, 1).got, None);
-        assert_eq!(m.cleanup().dropped, vec![1]);
+        // The memo covers the chains; thread 0's private slot is its own.
+        assert_eq!(try_take(&mut m, 0).got, Some(1));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub(crate) fn half(generation: usize) -> usize {
 pub(crate) enum Leftover<T> {
     /// Everything was kept.
     None,
+    /// Everything was kept; a victim-aged private value made room by moving
+    /// onto the victim chain.
+    MovedToVictim,
     /// A private value past two cleanups, displaced by the put.
     Expired(T),
     /// The put value itself, refused because the chain is at its bound.
@@ -118,6 +121,7 @@ impl<T> Local<T> {
     ) -> Leftover<T> {
         enum Spill<T> {
             Push(T, usize),
+            PushVictim(T, usize),
             Expired(T),
         }
         // SAFETY: L1; the closure moves values only and calls no user code.
@@ -127,23 +131,23 @@ impl<T> Local<T> {
                 .expect("`fill_private` found the slot occupied");
             match Age::of(stamp, generation) {
                 Age::Primary => Spill::Push(value, half(generation)),
-                Age::Victim => Spill::Push((*slot).swap(value, generation), half(stamp)),
+                Age::Victim => Spill::PushVictim((*slot).swap(value, generation), half(stamp)),
                 Age::Expired => Spill::Expired((*slot).swap(value, generation)),
             }
         });
-        match spill {
-            Spill::Push(value, half) => {
-                let chain = &self.chains[half];
-                // The bound is opt-in: measuring the chain pins the epoch.
-                if max_chain != usize::MAX && chain.len() >= max_chain {
-                    return Leftover::Refused(value);
-                }
-                // SAFETY: L2: the owner is the chains' producer.
-                unsafe { chain.push_head(value) };
-                Leftover::None
-            }
-            Spill::Expired(value) => Leftover::Expired(value),
+        let (value, half, kept) = match spill {
+            Spill::Push(value, half) => (value, half, Leftover::None),
+            Spill::PushVictim(value, half) => (value, half, Leftover::MovedToVictim),
+            Spill::Expired(value) => return Leftover::Expired(value),
+        };
+        let chain = &self.chains[half];
+        // The bound is opt-in: measuring the chain pins the epoch.
+        if max_chain != usize::MAX && chain.len() >= max_chain {
+            return Leftover::Refused(value);
         }
+        // SAFETY: L2: the owner is the chains' producer.
+        unsafe { chain.push_head(value) };
+        kept
     }
 
     /// Takes the private value if it has age `wanted`; an expired private

@@ -97,8 +97,9 @@ pub struct Pool<T, F = fn() -> T> {
     locals: Locals<T>,
     /// The number of cleanups so far (see `Local`'s L3).
     generation: AtomicUsize,
-    /// A generation at which a full scan found the victim empty: later gets
-    /// at that generation skip the victim tier (Go: `victimSize = 0`).
+    /// A generation at which a full scan found the victim chains empty:
+    /// later gets at that generation skip them (Go: `victimSize = 0`). A put
+    /// that moves a value onto a victim chain clears it.
     victim_empty_at: AtomicUsize,
     /// Serializes cleanups, which must each age the pool by exactly one step.
     cleanup_lock: Mutex<()>,
@@ -219,17 +220,19 @@ impl<T, F> Pool<T, F> {
         if let Some(adopted) = self.adopt_from_exited(generation) {
             return Some(adopted);
         }
-        // Relaxed [victim-empty]: a hint; a stale answer costs one scan or
-        // skips values until the next cleanup, never loses them.
-        if self.victim_empty_at.load(Ordering::Relaxed) == generation {
-            return None;
-        }
+        // The own victim-aged private value first: no other thread can see
+        // it, so the shared "victim is empty" hint says nothing about it.
         if let Some(local) = local {
             // SAFETY: this thread owns its local. An expired value was
             // removed by the primary lookup at this same generation.
             if let Taken::Value(value) = unsafe { local.take_private(generation, Age::Victim) } {
                 return Some((value, Event::FromVictim));
             }
+        }
+        // Relaxed [victim-empty]: a hint; a stale answer costs one scan or
+        // skips values until the next cleanup, never loses them.
+        if self.victim_empty_at.load(Ordering::Relaxed) == generation {
+            return None;
         }
         let victim = generation.wrapping_sub(1);
         for local in self.locals.all_from(own) {
@@ -309,6 +312,15 @@ impl<T, F> Pool<T, F> {
         // SAFETY: the caller owns `local` (it holds its thread index).
         match unsafe { local.put_behind_private(value, generation, self.rules.max_chain) } {
             Leftover::None => {}
+            Leftover::MovedToVictim => {
+                // Relaxed [victim-empty]: the hint; a victim chain is not
+                // empty any more, so gets must scan it again.
+                if self.victim_empty_at.load(Ordering::Relaxed) == generation {
+                    // Relaxed [victim-empty]: as above.
+                    self.victim_empty_at
+                        .store(generation.wrapping_sub(1), Ordering::Relaxed);
+                }
+            }
             // Dropped at the end of this statement, with nothing borrowed.
             Leftover::Expired(_) => self.count(Some(local), Event::DroppedByCleanup, 1),
             Leftover::Refused(_) => self.count(Some(local), Event::Discarded, 1),

@@ -83,6 +83,21 @@ fn new_pool(first_link_capacity: usize) -> Arc<ModelPool> {
     Arc::new(Pool::new(create).with_first_link_capacity(first_link_capacity))
 }
 
+/// Spawns a thread that puts values 0 (into its private slot) and 1 (onto
+/// its chain), then runs `then` on the pool.
+fn spawn_owner_of_0_and_1<R: Send + 'static>(
+    pool: &Arc<ModelPool>,
+    tally: &std::sync::Arc<Tally>,
+    then: impl FnOnce(&ModelPool) -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    let (pool, tally) = (pool.clone(), tally.clone());
+    thread::spawn(move || {
+        pool.put(Item::new(&tally, 0));
+        pool.put(Item::new(&tally, 1));
+        then(&pool)
+    })
+}
+
 fn ids(items: &[Item]) -> Vec<usize> {
     items.iter().map(|item| item.id).collect()
 }
@@ -197,14 +212,7 @@ fn cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values() {
         || {
             let tally = Tally::new(2);
             let pool = new_pool(1);
-            let owner = {
-                let (pool, tally) = (pool.clone(), tally.clone());
-                thread::spawn(move || {
-                    pool.put(Item::new(&tally, 0));
-                    pool.put(Item::new(&tally, 1));
-                    pool.try_take()
-                })
-            };
+            let owner = spawn_owner_of_0_and_1(&pool, &tally, |pool| pool.try_take());
             let stealer = {
                 let pool = pool.clone();
                 thread::spawn(move || pool.try_take())
@@ -248,15 +256,9 @@ fn an_exited_threads_index_local_and_private_value_pass_to_the_next_thread() {
         || {
             let tally = Tally::new(2);
             let pool = new_pool(1);
-            {
-                let (pool, tally) = (pool.clone(), tally.clone());
-                thread::spawn(move || {
-                    pool.put(Item::new(&tally, 0));
-                    pool.put(Item::new(&tally, 1));
-                })
+            spawn_owner_of_0_and_1(&pool, &tally, |_| ())
                 .join()
                 .unwrap();
-            }
             pool.cleanup();
             assert!(tally.dropped().is_empty(), "one cleanup dropped a value");
             let next = {
@@ -310,13 +312,7 @@ fn a_value_put_before_a_cleanup_can_be_taken_after_it() {
         || {
             let tally = Tally::new(2);
             let pool = new_pool(1);
-            let owner = {
-                let (pool, tally) = (pool.clone(), tally.clone());
-                thread::spawn(move || {
-                    pool.put(Item::new(&tally, 0));
-                    pool.put(Item::new(&tally, 1));
-                })
-            };
+            let owner = spawn_owner_of_0_and_1(&pool, &tally, |_| ());
             let racer = {
                 let pool = pool.clone();
                 thread::spawn(move || pool.try_take())

@@ -5,6 +5,7 @@ mod chain;
 mod dequeue;
 mod model;
 mod pool;
+mod pool_concurrent;
 mod pool_model;
 mod stress;
 mod support;

@@ -318,8 +318,19 @@ impl<T> RawChain<T> {
 
 impl<T> Drop for RawChain<T> {
     fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl<T> RawChain<T> {
+    /// Drops every value and link, leaving the chain empty and usable. If a
+    /// value's `Drop` panics, the rest are still dropped, then the first
+    /// panic propagates.
+    pub(crate) fn clear(&mut self) {
         // Relaxed [exclusive]: `&mut self`; no thread is left to race with.
-        let mut link = self.tail.load(Ordering::Relaxed);
+        let mut link = self.tail.swap(ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: `&mut self`: no producer call can overlap.
+        self.head.with_mut(|p| unsafe { *p = ptr::null_mut() });
         let links = std::iter::from_fn(|| {
             if link.is_null() {
                 return None;

@@ -93,8 +93,13 @@ macro_rules! value_access {
             pub fn take(guard: Self) -> T {
                 let mut guard = ManuallyDrop::new(guard);
                 // SAFETY: the guard is never used or dropped again, so the
-                // value is moved out exactly once.
-                unsafe { ManuallyDrop::take(&mut guard.value) }
+                // value is moved out exactly once, and the pool handle (an
+                // `Arc` for owned guards) is dropped exactly once.
+                unsafe {
+                    let value = ManuallyDrop::take(&mut guard.value);
+                    std::ptr::drop_in_place(&mut guard.pool);
+                    value
+                }
             }
         }
     };

@@ -4,6 +4,7 @@ use super::private_slot::PrivateSlot;
 use super::stats::Counters;
 use crate::chain::RawChain;
 use crate::sync::{epoch, UnsafeCell};
+use crate::unwind::for_each_despite_panics;
 
 /// How many cleanups a pooled value has lived through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,9 +20,16 @@ pub(crate) enum Age {
 
 impl Age {
     /// The age of a value put at `stamp` when the pool is at `generation`.
+    ///
+    /// A stamp newer than `generation` is `Primary`: a reader whose
+    /// generation is stale (a cleanup ran since it loaded it) must never
+    /// mistake a fresh value for an expired one. Only stamps older than
+    /// `generation` age. Generations wrap, so "newer" is a signed distance;
+    /// two readers never disagree by 2^63 cleanups.
+    #[inline(always)]
     pub(crate) fn of(stamp: usize, generation: usize) -> Age {
-        match generation.wrapping_sub(stamp) {
-            0 => Age::Primary,
+        match generation.wrapping_sub(stamp) as isize {
+            isize::MIN..=0 => Age::Primary,
             1 => Age::Victim,
             _ => Age::Expired,
         }
@@ -150,23 +158,40 @@ impl<T> Local<T> {
         kept
     }
 
-    /// Takes the private value if it has age `wanted`; an expired private
-    /// value is removed too, for the caller to drop.
+    /// Takes the private value if it is primary; an expired private value
+    /// is removed too, for the caller to drop. A victim-aged value stays.
     ///
     /// # Safety
     ///
     /// The caller owns this local (L1).
-    pub(crate) unsafe fn take_private(&self, generation: usize, wanted: Age) -> Taken<T> {
+    #[inline(always)]
+    pub(crate) unsafe fn take_private(&self, generation: usize) -> Taken<T> {
         // SAFETY: L1; the closure moves values only.
         self.private.with_mut(|slot| unsafe {
             let Some(stamp) = (*slot).stamp() else {
                 return Taken::None;
             };
             match Age::of(stamp, generation) {
-                age if age == wanted => Taken::Value((*slot).empty_out()),
+                Age::Primary => Taken::Value((*slot).empty_out()),
                 Age::Expired => Taken::Expired((*slot).empty_out()),
-                _ => Taken::None,
+                Age::Victim => Taken::None,
             }
+        })
+    }
+
+    /// Takes the private value only if it has age `wanted`; any other value
+    /// stays in place.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L1).
+    pub(crate) unsafe fn take_private_aged(&self, generation: usize, wanted: Age) -> Option<T> {
+        // SAFETY: L1; the closure moves values only and drops none.
+        self.private.with_mut(|slot| unsafe {
+            if Age::of((*slot).stamp()?, generation) != wanted {
+                return None;
+            }
+            Some((*slot).empty_out())
         })
     }
 
@@ -200,5 +225,23 @@ impl<T> Local<T> {
     /// Steals the oldest value of the chain for `generation`.
     pub(crate) fn steal(&self, generation: usize, guard: &epoch::Guard) -> Option<T> {
         self.chains[half(generation)].pop_tail(guard)
+    }
+}
+
+impl<T> Drop for Local<T> {
+    /// Empties the private slot and both chains one after another, so a
+    /// panicking `Drop` in one part neither leaks the others nor, by
+    /// panicking again while unwinding, aborts; the first panic propagates.
+    fn drop(&mut self) {
+        let Local {
+            private, chains, ..
+        } = self;
+        let [first, second] = chains;
+        for_each_despite_panics(0..3, |part| match part {
+            // SAFETY: `&mut self`: no thread can own or touch the slot (L1).
+            0 => drop(private.with_mut(|slot| unsafe { (*slot).take() })),
+            1 => first.clear(),
+            _ => second.clear(),
+        });
     }
 }

@@ -15,6 +15,7 @@ use super::local::Local;
 use crate::sync::{
     const_fn_unless_loom, null_ptr_array, AtomicPtr, AtomicUsize, CachePadded, Ordering,
 };
+use crate::unwind::for_each_despite_panics;
 use std::fmt;
 use std::ptr;
 
@@ -165,16 +166,22 @@ impl<T> Locals<T> {
 
 impl<T> Drop for Locals<T> {
     fn drop(&mut self) {
-        for (bucket, locals) in self.buckets.iter().enumerate() {
-            // Relaxed [exclusive]: `&mut self`; no other thread is left.
-            let locals = locals.load(Ordering::Relaxed);
-            if !locals.is_null() {
+        // Local by local: if a value's `Drop` panics, every other local is
+        // still dropped and freed, then the first panic propagates.
+        let buckets = self
+            .buckets
+            .iter()
+            .enumerate()
+            .filter_map(|(bucket, locals)| {
+                // Relaxed [exclusive]: `&mut self`; no other thread is left.
+                let locals = locals.load(Ordering::Relaxed);
                 // SAFETY: B1: allocated in `allocate` as a boxed slice of this
-                // length and freed only here. Slice drop glue keeps dropping
-                // the other locals if one value's `Drop` panics.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(locals, 1 << bucket)) });
-            }
-        }
+                // length and freed only here, once.
+                (!locals.is_null()).then(|| unsafe {
+                    Box::from_raw(ptr::slice_from_raw_parts_mut(locals, 1 << bucket)).into_vec()
+                })
+            });
+        for_each_despite_panics(buckets.flatten(), drop);
     }
 }
 

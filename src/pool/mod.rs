@@ -22,6 +22,7 @@ pub use sweeper::Sweeper;
 use crate::chain::DEFAULT_FIRST_CAPACITY;
 use crate::dequeue::check_capacity;
 use crate::sync::{const_fn_unless_loom, epoch, lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::unwind::DropEach;
 use local::{half, Age, Leftover, Local, Taken};
 use locals::{Locals, Place};
 use options::Rules;
@@ -152,20 +153,24 @@ impl<T, F> Pool<T, F> {
     /// is out of line so that the common take stays small.
     #[inline(always)]
     fn take_pooled(&self, miss: Event) -> Option<T> {
+        let place = thread_index::current();
         // Relaxed [generation]: it only selects chains and ages; values are
         // published by the chains' own edges and the thread-index hand-off.
+        // Loaded after `current()`, which may acquire the index: every put
+        // by the index's previous owners happens-before this load (R3), so
+        // by coherence no stamp in the local is newer than `generation`.
         let generation = self.generation.load(Ordering::Relaxed);
-        let Some(place) = thread_index::current() else {
+        let Some(place) = place else {
             return self.take_from_elsewhere(None, None, generation, miss);
         };
         let local = self.locals.get_or_create(place, self.first_capacity);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
-        match unsafe { local.take_private(generation, Age::Primary) } {
+        match unsafe { local.take_private(generation) } {
             Taken::Value(value) => {
                 self.count(Some(local), Event::FromPrivate, 1);
                 return Some(value);
             }
-            Taken::Expired(expired) => self.drop_expired(local, expired),
+            Taken::Expired(expired) => return self.take_after_expired(local, expired, miss),
             Taken::None => {}
         }
         // SAFETY: as above.
@@ -176,13 +181,16 @@ impl<T, F> Pool<T, F> {
         self.take_from_elsewhere(Some(place.index), Some(local), generation, miss)
     }
 
-    /// Drops a private value found expired, counting it. Called while no
-    /// internal state is borrowed: its `Drop` may use this pool.
+    /// Drops a private value found expired, counting it, then starts the
+    /// lookup again. Called while no internal state is borrowed: its `Drop`
+    /// may use this pool (run a cleanup, put a value), so the generation and
+    /// the private slot are read anew afterwards.
     #[cold]
     #[inline(never)]
-    fn drop_expired(&self, local: &Local<T>, expired: T) {
+    fn take_after_expired(&self, local: &Local<T>, expired: T, miss: Event) -> Option<T> {
         self.count(Some(local), Event::DroppedByCleanup, 1);
         drop(expired);
+        self.take_pooled(miss)
     }
 
     /// The lookup past the own local: stealing, the victim cache, adoption.
@@ -223,9 +231,9 @@ impl<T, F> Pool<T, F> {
         // The own victim-aged private value first: no other thread can see
         // it, so the shared "victim is empty" hint says nothing about it.
         if let Some(local) = local {
-            // SAFETY: this thread owns its local. An expired value was
-            // removed by the primary lookup at this same generation.
-            if let Taken::Value(value) = unsafe { local.take_private(generation, Age::Victim) } {
+            // SAFETY: this thread owns its local. A value of any other age
+            // stays where it is: no user code runs while pinned.
+            if let Some(value) = unsafe { local.take_private_aged(generation, Age::Victim) } {
                 return Some((value, Event::FromVictim));
             }
         }
@@ -382,8 +390,8 @@ impl<T, F> Pool<T, F> {
     /// Runs concurrently with `get`/`put` on other threads without stopping
     /// them; concurrent cleanups run one after another. Values are dropped on
     /// the calling thread after the pool's internal locks are released, so a
-    /// `Drop` may use the pool. If a `Drop` panics, the panic propagates after
-    /// the remaining values of this cleanup have been dropped.
+    /// `Drop` may use the pool. If a `Drop` panics, the first panic propagates
+    /// after the remaining values of this cleanup have been dropped.
     ///
     /// A live thread's private slot is only touched by that thread, so a
     /// thread that stops using the pool keeps at most one value in it until
@@ -403,8 +411,7 @@ impl<T, F> Pool<T, F> {
     /// assert_eq!(pool.try_take(), None);
     /// ```
     pub fn cleanup(&self) {
-        let dropped = self.age_one_step();
-        drop(dropped);
+        drop(self.age_one_step());
     }
 
     /// A snapshot of the pool's counters: where gets were served, what was
@@ -437,7 +444,7 @@ impl<T, F> Pool<T, F> {
     }
 
     /// Does the work of `cleanup` and returns the values to drop.
-    fn age_one_step(&self) -> Vec<T> {
+    fn age_one_step(&self) -> DropEach<T> {
         let _one_at_a_time = lock(&self.cleanup_lock);
         // Relaxed [generation]: only cleanups store it, and they hold the lock.
         let generation = self.generation.load(Ordering::Relaxed);
@@ -457,7 +464,7 @@ impl<T, F> Pool<T, F> {
                     // SAFETY: no thread holds `index` and none can acquire it
                     // while we hold the registry lock, so we act as the owner
                     // (thread_index R3).
-                    if let Taken::Value(value) = unsafe { local.take_private(next, Age::Expired) } {
+                    if let Some(value) = unsafe { local.take_private_aged(next, Age::Expired) } {
                         dropped.push(value);
                     }
                 }
@@ -469,7 +476,7 @@ impl<T, F> Pool<T, F> {
         self.generation.store(next, Ordering::Relaxed);
         self.counters
             .bump_shared(Event::DroppedByCleanup, dropped.len() as u64);
-        dropped
+        DropEach(dropped)
     }
 }
 

@@ -55,6 +55,11 @@ impl<T> PrivateSlot<T> {
         unsafe { self.value.assume_init_read() }
     }
 
+    /// Removes the value if there is one.
+    pub(crate) fn take(&mut self) -> Option<T> {
+        self.occupied.then(|| self.empty_out())
+    }
+
     /// Replaces the held value with `value` (stamped `stamp`) and returns
     /// the old value.
     #[inline(always)]

@@ -2,6 +2,7 @@
 //! all pools (Go: `allPools`, `oldPools`).
 
 use crate::sync::{global_mutex, lock, Arc, Mutex};
+use crate::unwind::for_each_despite_panics;
 
 /// A pool seen through the registry, its value type erased.
 pub(crate) trait Ages: Sync {
@@ -21,8 +22,10 @@ impl<T> Garbage for T {}
 ///   to `None`; while it is `Some`, the pool is alive and pinned in place.
 ///   A holder of the lock may therefore use the pointer, and the pool's
 ///   `Drop` waits for that holder before it frees anything.
-/// - E2: the pool holds one `Arc` of its enrollment until it is dropped, so a
-///   strong count of 1 means the registry's copy is the last: dead.
+/// - E2: `POOLS` holds an enrollment from registration until the pool's
+///   `Drop` removes it, which it does before E1's step: a sweep that starts
+///   after that removal never sees the pool, and one that copied the list
+///   earlier finds `None` or holds the lock that the drop waits for.
 pub(crate) struct Enrollment {
     pool: Mutex<Option<PoolRef>>,
 }
@@ -51,8 +54,10 @@ pub(crate) unsafe fn enroll(pool: *const (dyn Ages + 'static)) -> Arc<Enrollment
     enrollment
 }
 
-/// Removes a pool from the registry; returns once no `cleanup_all` uses it.
+/// Removes a pool from the registry (E2), then waits until no `cleanup_all`
+/// uses it (E1). The registry keeps no memory for a dropped pool.
 pub(crate) fn withdraw(enrollment: Arc<Enrollment>) {
+    lock(&POOLS).retain(|other| !Arc::ptr_eq(other, &enrollment));
     *lock(&enrollment.pool) = None;
 }
 
@@ -61,8 +66,8 @@ pub(crate) fn withdraw(enrollment: Arc<Enrollment>) {
 /// Pools join with [`Pool::register`](crate::Pool::register) and leave when
 /// they are dropped; a dropped pool is never touched. Each pool's values are
 /// dropped after the registry's locks are released, so a `Drop` may use any
-/// pool or the registry. If a `Drop` panics, the panic propagates and the
-/// pools not yet visited are skipped this time.
+/// pool or the registry. If a `Drop` panics, the remaining values and pools
+/// are still aged and dropped, and then the first panic propagates.
 ///
 /// # Examples
 ///
@@ -83,31 +88,22 @@ pub(crate) fn withdraw(enrollment: Arc<Enrollment>) {
 /// assert_eq!(NAMES.stats().dropped_by_cleanup, 2);
 /// ```
 pub fn cleanup_all() {
-    let enrolled: Vec<Arc<Enrollment>> = {
-        let mut pools = lock(&POOLS);
-        // E2: a count of 1 is the registry's own copy of a dropped pool.
-        pools.retain(|enrollment| Arc::strong_count(enrollment) > 1);
-        pools.clone()
-    };
-    for enrollment in enrolled {
+    let enrolled: Vec<Arc<Enrollment>> = lock(&POOLS).clone();
+    for_each_despite_panics(enrolled.into_iter(), |enrollment| {
         let garbage = {
             let pool = lock(&enrollment.pool);
             match &*pool {
                 // SAFETY: E1: the pool is alive while its entry is `Some`,
                 // and its `Drop` waits for this lock.
                 Some(pool) => unsafe { (*pool.0).age() },
-                None => continue,
+                None => return,
             }
         };
         drop(garbage);
-    }
+    });
 }
 
-/// The number of pools registered and not yet dropped.
+/// The number of pools registered and not yet dropped (E2).
 pub fn registered_pools() -> usize {
-    // E2, as in `cleanup_all`.
-    lock(&POOLS)
-        .iter()
-        .filter(|enrollment| Arc::strong_count(enrollment) > 1)
-        .count()
+    lock(&POOLS).len()
 }

@@ -216,25 +216,33 @@ fn a_panicking_create_leaves_the_pool_usable() {
     assert_eq!(pool.take(), 5);
 }
 
+/// A value whose `Drop` panics if it `explodes`; its drop is counted either
+/// way (the tracked field is still dropped while unwinding).
+struct Bomb {
+    explodes: bool,
+    inner: Tracked,
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        assert!(!self.explodes, "planted drop failure");
+    }
+}
+
+fn bomb(drops: &StdArc<Drops>, id: usize, explodes: bool) -> Bomb {
+    Bomb {
+        explodes,
+        inner: tracked(drops, id),
+    }
+}
+
 #[test]
 fn a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once() {
-    struct Bomb {
-        id: usize,
-        /// Counts the drop, even when `Bomb`'s own `Drop` panics.
-        _inner: Tracked,
-    }
-    impl Drop for Bomb {
-        fn drop(&mut self) {
-            assert_ne!(self.id, 3, "planted drop failure");
-        }
-    }
     let drops = StdArc::new(Drops::default());
     let pool: Pool<Bomb> = Pool::new(no_create);
     for id in 0..10 {
-        pool.put(Bomb {
-            id,
-            _inner: tracked(&drops, id),
-        });
+        // Two of them panic: the second panic must not abort.
+        pool.put(bomb(&drops, id, id == 3 || id == 6));
     }
     pool.cleanup();
     let result = catch_unwind(AssertUnwindSafe(|| pool.cleanup()));
@@ -247,13 +255,10 @@ fn a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once() {
         "the private value is only ours to touch"
     );
     // Two cleanups have passed: the next put displaces and drops it.
-    pool.put(Bomb {
-        id: 10,
-        _inner: tracked(&drops, 10),
-    });
+    pool.put(bomb(&drops, 10, false));
     assert!(drops.was_dropped(0));
     assert_eq!(
-        pool.try_take().map(|b| b.id),
+        pool.try_take().map(|b| b.inner.id),
         Some(10),
         "the pool still works"
     );
@@ -315,4 +320,84 @@ fn auto_traits_follow_the_value_and_create_types() {
         sync::<Pool<&'a u8>>();
     }
     borrowed(&0);
+}
+
+#[test]
+fn dropping_a_pool_drops_every_value_when_several_drops_panic() {
+    let drops = StdArc::new(Drops::default());
+    let pool: Pool<Bomb> = Pool::new(no_create);
+    // 24 threads x 4 values (one private, three chained) in 24 locals over
+    // five buckets; every seventh value panics when dropped.
+    std::thread::scope(|scope| {
+        for thread in 0..24 {
+            let (pool, drops) = (&pool, &drops);
+            scope.spawn(move || {
+                for i in 0..4 {
+                    let id = thread * 4 + i;
+                    pool.put(bomb(drops, id, id % 7 == 3));
+                }
+            });
+        }
+    });
+    let result = catch_unwind(AssertUnwindSafe(|| drop(pool)));
+    assert!(result.is_err(), "the first Drop panic reaches the caller");
+    assert_eq!(drops.count(), 96, "every value is dropped, once");
+}
+
+#[test]
+fn a_drop_that_cleans_up_and_puts_during_a_take_keeps_the_value_it_put() {
+    /// Its first drop runs a cleanup and puts a fresh value, as a `Drop`
+    /// that recycles part of itself might.
+    struct Recycler {
+        recycles: bool,
+        inner: Tracked,
+    }
+    impl Drop for Recycler {
+        fn drop(&mut self) {
+            if self.recycles {
+                POOL.cleanup();
+                POOL.put(Recycler {
+                    recycles: false,
+                    inner: tracked(&self.inner.drops, 1),
+                });
+            }
+        }
+    }
+    static POOL: Pool<Recycler> = Pool::new(no_create);
+    let drops = StdArc::new(Drops::default());
+    POOL.put(Recycler {
+        recycles: true,
+        inner: tracked(&drops, 0),
+    });
+    POOL.cleanup();
+    POOL.cleanup();
+    // Value 0 is expired: the take drops it, and its drop puts value 1 at a
+    // newer generation than the one the take started with.
+    let taken = POOL.try_take();
+    assert!(drops.was_dropped(0));
+    assert!(
+        !drops.was_dropped(1),
+        "the value put by the Drop was dropped"
+    );
+    assert_eq!(
+        taken.as_ref().map(|value| value.inner.id),
+        Some(1),
+        "the take serves the value put meanwhile"
+    );
+    let stats = POOL.stats();
+    assert_eq!((stats.dropped_by_cleanup, stats.retained), (1, 0));
+}
+
+#[test]
+fn detaching_an_owned_guard_releases_its_pool() {
+    let drops = StdArc::new(Drops::default());
+    let pool = StdArc::new(Pool::new(no_create::<Tracked>));
+    pool.put(tracked(&drops, 0));
+    pool.put(tracked(&drops, 1));
+    let detached = OwnedPoolGuard::take(pool.get_owned());
+    assert_eq!(detached.id, 0);
+    assert_eq!(StdArc::strong_count(&pool), 1, "the guard's Arc was kept");
+    drop(pool);
+    assert!(drops.was_dropped(1), "the pool and its values were dropped");
+    assert!(!drops.was_dropped(0));
 }

@@ -205,3 +205,118 @@ fn sixty_four_kib_values_stored_inline_work_on_default_thread_stacks() {
     .join()
     .unwrap();
 }
+
+/// Runs `teardown` from a thread-local destructor of a new thread, after
+/// that thread's own `before_exit` ran (which may use pools). The
+/// destructor is registered before the thread touches any pool, so it runs
+/// after the crate's own thread-local has been torn down and the thread's
+/// index given back.
+fn in_teardown<R: Send + 'static>(
+    before_exit: impl FnOnce() + Send + 'static,
+    teardown: impl FnOnce() -> R + Send + 'static,
+) -> mpsc::Receiver<R> {
+    type Teardown = Box<dyn FnOnce() + Send>;
+    struct Late(std::cell::Cell<Option<Teardown>>);
+    impl Drop for Late {
+        fn drop(&mut self) {
+            if let Some(teardown) = self.0.take() {
+                teardown();
+            }
+        }
+    }
+    std::thread_local! {
+        static LATE: Late = const { Late(std::cell::Cell::new(None)) };
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let teardown: Teardown = Box::new(move || tx.send(teardown()).unwrap());
+        LATE.with(|late| late.0.set(Some(teardown)));
+        before_exit();
+    });
+    rx
+}
+
+#[test]
+fn a_thread_in_teardown_never_uses_the_index_it_gave_back() {
+    let _alone = alone();
+    let drops = StdArc::new(Drops::default());
+    let pool: StdArc<Pool<Tracked>> = StdArc::new(Pool::new(no_create));
+    // Thread A puts 0 and exits; in its teardown, thread B takes A's index
+    // (and with it value 0) and puts 1 into the private slot. Then A, still
+    // in teardown, takes and puts: with a stale cached index it would take
+    // B's value 1, or put 2 into B's local.
+    let (b_ready_tx, b_ready_rx) = mpsc::channel();
+    let (a_done_tx, a_done_rx) = mpsc::channel::<()>();
+    let b = {
+        let (pool, drops) = (StdArc::clone(&pool), StdArc::clone(&drops));
+        std::thread::spawn(move || {
+            // Started once A's index is free (A's teardown is waiting).
+            let b_put_tx: mpsc::Sender<()> = b_ready_rx.recv().unwrap();
+            let inherited = pool.try_take().map(|value| value.id);
+            pool.put(tracked(&drops, 1));
+            b_put_tx.send(()).unwrap();
+            a_done_rx.recv().unwrap(); // hold the index until A is done
+            let kept = pool.try_take().map(|value| value.id);
+            (inherited, kept)
+        })
+    };
+    let teardown = {
+        let (pool, drops) = (StdArc::clone(&pool), StdArc::clone(&drops));
+        let put_pool = StdArc::clone(&pool);
+        let put_drops = StdArc::clone(&drops);
+        in_teardown(
+            move || put_pool.put(tracked(&put_drops, 0)),
+            move || {
+                let (b_put_tx, b_put_rx) = mpsc::channel::<()>();
+                b_ready_tx.send(b_put_tx).unwrap();
+                b_put_rx.recv().unwrap();
+                let taken = pool.try_take().map(|value| value.id);
+                pool.put(tracked(&drops, 2));
+                let dropped_at_once = drops.0.lock().unwrap().contains_key(&2);
+                (taken, dropped_at_once)
+            },
+        )
+    };
+    let (taken, dropped_at_once) = teardown.recv().unwrap();
+    a_done_tx.send(()).unwrap();
+    let (inherited, kept) = b.join().unwrap();
+    assert_eq!(
+        inherited,
+        Some(0),
+        "B did not inherit A's index: the scenario did not happen"
+    );
+    assert_eq!(taken, None, "A in teardown took a value from B's local");
+    assert!(dropped_at_once, "A in teardown put a value into B's local");
+    assert_eq!(kept, Some(1), "B's private value was disturbed");
+    assert_eq!(drops.count(), 3);
+}
+
+#[test]
+fn a_pool_first_used_in_a_thread_local_destructor_works_and_conserves() {
+    let _alone = alone();
+    let drops = StdArc::new(Drops::default());
+    let pool: StdArc<Pool<Tracked>> = StdArc::new(Pool::new(no_create));
+    let teardown = {
+        let (pool, drops) = (StdArc::clone(&pool), StdArc::clone(&drops));
+        in_teardown(
+            || {},
+            move || {
+                pool.put(tracked(&drops, 0));
+                pool.put(tracked(&drops, 1));
+                [pool.try_take(), pool.try_take(), pool.try_take()].map(|v| v.map(|v| v.id))
+            },
+        )
+    };
+    let taken = teardown.recv().unwrap();
+    // On Linux the index is acquired in teardown, so the thread gets its
+    // values back; where a platform refuses, both puts are discarded.
+    match taken {
+        [Some(0), Some(1), None] => assert_eq!(pool.stats().discarded, 0),
+        [None, None, None] => assert_eq!(pool.stats().discarded, 2),
+        other => panic!("a thread in teardown took {other:?}"),
+    }
+    pool.cleanup();
+    pool.cleanup();
+    drop(pool);
+    assert_eq!(drops.count(), 2, "every value dropped once");
+}

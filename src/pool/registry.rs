@@ -107,3 +107,11 @@ pub fn cleanup_all() {
 pub fn registered_pools() -> usize {
     lock(&POOLS).len()
 }
+
+/// Whether `enrollment` is still in the registry's list.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn is_listed(enrollment: &Arc<Enrollment>) -> bool {
+    lock(&POOLS)
+        .iter()
+        .any(|other| Arc::ptr_eq(other, enrollment))
+}

@@ -114,3 +114,22 @@ fn a_dropped_pool_leaves_the_registry_and_is_never_touched() {
     drop(boxed);
     cleanup_all();
 }
+
+#[test]
+fn a_pools_registry_entry_is_removed_by_its_drop_without_a_sweep() {
+    let enrollments: Vec<_> = (0..100)
+        .map(|_| {
+            let pool = Box::pin(Pool::new(|| 0u8));
+            pool.as_ref().register();
+            let enrollment = lock(&pool.enrollment).clone().expect("registered");
+            assert!(registry::is_listed(&enrollment));
+            enrollment
+        })
+        .collect();
+    for enrollment in &enrollments {
+        assert!(
+            !registry::is_listed(enrollment),
+            "a dropped pool's entry stayed in the registry"
+        );
+    }
+}

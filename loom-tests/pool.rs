@@ -363,3 +363,50 @@ fn threads_sharing_a_bucket_of_locals_each_put_into_a_built_local() {
         },
     );
 }
+
+/// Executions of the stale-generation model in which the new thread took
+/// the exited thread's value through the reused index (the race must occur,
+/// or the model did not exercise it).
+static INHERITED_AFTER_CLEANUP: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Thread A puts 0 into its private slot and exits, while thread B takes
+/// once and the main thread runs one cleanup. B may start its take before
+/// the cleanup and acquire A's index (and slot) after A put 0 at the newer
+/// generation. With a single cleanup, no value is old enough to drop: B
+/// must never treat a stamp newer than the generation it read as expired.
+#[test]
+fn a_value_inherited_with_an_index_is_never_older_than_the_takers_generation() {
+    INHERITED_AFTER_CLEANUP.store(false, std::sync::atomic::Ordering::SeqCst);
+    crate::support::check(
+        "a_value_inherited_with_an_index_is_never_older_than_the_takers_generation",
+        || {
+            let tally = Tally::new(1);
+            let pool = new_pool(1);
+            let owner = {
+                let (pool, tally) = (pool.clone(), tally.clone());
+                thread::spawn(move || pool.put(Item::new(&tally, 0)))
+            };
+            let taker = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.try_take())
+            };
+            pool.cleanup();
+            owner.join().unwrap();
+            let taken: Vec<Item> = taker.join().unwrap().into_iter().collect();
+            assert!(
+                tally.dropped().is_empty(),
+                "one cleanup, yet value 0 was dropped as expired"
+            );
+            if !taken.is_empty() {
+                INHERITED_AFTER_CLEANUP.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            let retained = still_pooled(&tally, 1, &taken);
+            settle(&tally, 1, pool, taken, &retained);
+        },
+    );
+    assert!(
+        INHERITED_AFTER_CLEANUP.load(std::sync::atomic::Ordering::SeqCst),
+        "no execution handed value 0 to the taker"
+    );
+}

@@ -397,6 +397,14 @@ impl<T, F> Pool<T, F> {
     /// thread that stops using the pool keeps at most one value in it until
     /// it uses the pool again or exits; slots of exited threads age normally.
     ///
+    /// A thread counts as exited once its thread-local destructors have
+    /// given its index back. `JoinHandle::join` waits for that, but
+    /// `std::thread::scope` returns as soon as the scoped closures have
+    /// returned, possibly before: a cleanup right after a scope may still
+    /// skip those threads' private slots, and their values are then dropped
+    /// by the first cleanup after the threads are gone (one cleanup later
+    /// than the two-cleanup bound).
+    ///
     /// # Examples
     ///
     /// ```

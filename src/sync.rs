@@ -13,7 +13,6 @@ compile_error!(
      RUSTFLAGS=\"--cfg loom --cfg crossbeam_loom\"."
 );
 
-pub(crate) use crate::pool::ThreadIndex;
 pub(crate) use crossbeam_utils::CachePadded;
 
 /// Epoch-based reclamation, as modelled by loom under `--cfg crossbeam_loom`.
@@ -143,23 +142,51 @@ mod imp {
     }
 }
 
-/// The calling thread's pool index, acquired on first use and given back
-/// when the thread exits; `None` once the thread is tearing it down.
+/// Something a thread keeps until its thread-local destructors run.
+pub(crate) trait HeldUntilExit {}
+impl<T> HeldUntilExit for T {}
+
+/// The calling thread's word: one `usize` per thread, 0 until set, read with
+/// a single thread-local load (const-initialised, no destructor, so no
+/// "initialised?" or "destroyed?" check) and readable from any thread-local
+/// destructor. `None` only under loom, once its storage is gone.
 #[cfg(not(loom))]
-#[inline]
-pub(crate) fn with_thread_index<R>(f: impl FnOnce(&ThreadIndex) -> R) -> Option<R> {
-    std::thread_local! {
-        static THREAD_INDEX: ThreadIndex = ThreadIndex::acquire();
-    }
-    THREAD_INDEX.try_with(f).ok()
+#[inline(always)]
+pub(crate) fn thread_word() -> Option<usize> {
+    Some(THREAD_WORD.with(std::cell::Cell::get))
 }
 
-/// As above. Under loom the index shares one thread-local with the thread's
-/// epoch handle (see [`loom_thread`]).
-#[cfg(loom)]
-pub(crate) fn with_thread_index<R>(f: impl FnOnce(&ThreadIndex) -> R) -> Option<R> {
-    loom_thread::with(|state| f(state.index.get_or_init(ThreadIndex::acquire)))
+/// Sets the calling thread's word (ignored under loom once it is gone).
+#[cfg(not(loom))]
+pub(crate) fn set_thread_word(word: usize) {
+    THREAD_WORD.with(|cell| cell.set(word));
 }
+
+#[cfg(not(loom))]
+std::thread_local! {
+    static THREAD_WORD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Keeps `held` until the calling thread's thread-local destructors run, and
+/// drops it there; hands it back if the thread is past that point or
+/// already holds something (one per thread).
+#[cfg(not(loom))]
+pub(crate) fn hold_until_thread_exit(
+    held: Box<dyn HeldUntilExit>,
+) -> Result<(), Box<dyn HeldUntilExit>> {
+    std::thread_local! {
+        static HELD: std::cell::OnceCell<Box<dyn HeldUntilExit>> =
+            const { std::cell::OnceCell::new() };
+    }
+    let mut held = Some(held);
+    match HELD.try_with(|slot| slot.set(held.take().expect("not yet moved"))) {
+        Ok(result) => result,
+        Err(_) => Err(held.take().expect("not moved: the storage is gone")),
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use loom_thread::{hold_until_thread_exit, set_thread_word, thread_word};
 
 /// Under loom, the one thread-local whose destructor performs loom
 /// operations.
@@ -173,15 +200,15 @@ pub(crate) fn with_thread_index<R>(f: impl FnOnce(&ThreadIndex) -> R) -> Option<
 /// thread-local is never created.
 #[cfg(loom)]
 mod loom_thread {
-    use super::ThreadIndex;
+    use super::HeldUntilExit;
     use crossbeam_epoch::{Collector, Guard, LocalHandle};
-    use std::cell::OnceCell;
+    use std::cell::{Cell, OnceCell};
 
     /// Both parts are created on first use, so a thread that never pins
     /// (or never uses a pool) adds no modelled operations.
-    pub(super) struct ThreadState {
-        // Field order is drop order: the index first.
-        pub(super) index: OnceCell<ThreadIndex>,
+    struct ThreadState {
+        // Field order is drop order: what is held (the thread index) first.
+        held: OnceCell<Box<dyn HeldUntilExit>>,
         epoch: OnceCell<LocalHandle>,
     }
 
@@ -191,15 +218,39 @@ mod loom_thread {
 
     loom::thread_local! {
         static STATE: ThreadState = ThreadState {
-            index: OnceCell::new(),
+            held: OnceCell::new(),
             epoch: OnceCell::new(),
         };
+        // No modelled operations in its destructor, so its place in loom's
+        // teardown order does not change the explored path.
+        static WORD: Cell<usize> = Cell::new(0);
     }
 
     /// Runs `f` on the calling thread's state, or returns `None` once the
     /// thread is tearing it down.
-    pub(super) fn with<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
+    fn with<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
         STATE.try_with(f).ok()
+    }
+
+    /// As the normal build's `thread_word`.
+    pub(crate) fn thread_word() -> Option<usize> {
+        WORD.try_with(Cell::get).ok()
+    }
+
+    /// As the normal build's `set_thread_word`.
+    pub(crate) fn set_thread_word(word: usize) {
+        let _ = WORD.try_with(|cell| cell.set(word));
+    }
+
+    /// As the normal build's `hold_until_thread_exit`.
+    pub(crate) fn hold_until_thread_exit(
+        held: Box<dyn HeldUntilExit>,
+    ) -> Result<(), Box<dyn HeldUntilExit>> {
+        let mut held = Some(held);
+        match with(|state| state.held.set(held.take().expect("not yet moved"))) {
+            Some(result) => result,
+            None => Err(held.take().expect("not moved: the storage is gone")),
+        }
     }
 
     /// Pins the calling thread in the crate's collector (through a

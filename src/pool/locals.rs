@@ -32,6 +32,11 @@ pub(crate) struct Place {
 }
 
 impl Place {
+    /// Set in every word made by [`Place::to_word`].
+    pub(crate) const WORD_VALID: usize = 1 << 7;
+    const WORD_BUCKET: usize = (1 << 6) - 1;
+    const WORD_OFFSET_SHIFT: u32 = 8;
+
     pub(crate) fn of(index: usize) -> Place {
         let position = index + 1;
         let bucket = (usize::BITS - 1 - position.leading_zeros()) as usize;
@@ -41,7 +46,34 @@ impl Place {
             offset: position - (1 << bucket),
         }
     }
+
+    /// The place in one word, decoded by [`Place::from_word`] with a mask and
+    /// a shift: the bucket in bits 0-5, [`Place::WORD_VALID`], the offset
+    /// from bit 8. The mask also proves `bucket < BUCKETS` to the compiler,
+    /// so indexing the buckets needs no bounds check.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the offset does not fit (2^56 threads).
+    pub(crate) fn to_word(self) -> usize {
+        assert!(self.offset >> (usize::BITS - Self::WORD_OFFSET_SHIFT) == 0);
+        self.offset << Self::WORD_OFFSET_SHIFT | Self::WORD_VALID | self.bucket
+    }
+
+    /// Inverse of [`Place::to_word`].
+    #[inline(always)]
+    pub(crate) fn from_word(word: usize) -> Place {
+        let bucket = word & Self::WORD_BUCKET;
+        let offset = word >> Self::WORD_OFFSET_SHIFT;
+        Place {
+            index: (1 << bucket) - 1 + offset,
+            bucket,
+            offset,
+        }
+    }
 }
+
+const _: () = assert!(BUCKETS <= Place::WORD_BUCKET + 1 && Place::WORD_BUCKET < Place::WORD_VALID);
 
 /// # Invariants
 ///
@@ -213,6 +245,16 @@ mod tests {
             locate(usize::MAX - 1),
             (BUCKETS - 1, (1 << (BUCKETS - 1)) - 1)
         );
+    }
+
+    #[test]
+    fn a_place_survives_its_word() {
+        for index in [0, 1, 2, 6, 7, 1000, (1 << 40) + 5] {
+            let place = Place::of(index);
+            let word = place.to_word();
+            assert_ne!(word & Place::WORD_VALID, 0);
+            assert_eq!(Place::from_word(word), place);
+        }
     }
 
     #[test]

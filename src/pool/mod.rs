@@ -11,8 +11,6 @@ mod stats;
 mod sweeper;
 mod thread_index;
 
-pub(crate) use thread_index::ThreadIndex;
-
 pub use guard::{OwnedPoolGuard, PoolGuard};
 pub use options::PoolBuilder;
 pub use registry::{cleanup_all, registered_pools};
@@ -24,7 +22,7 @@ use crate::dequeue::check_capacity;
 use crate::sync::{const_fn_unless_loom, epoch, lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::unwind::DropEach;
 use local::{half, Age, Leftover, Local, Taken};
-use locals::{Locals, Place};
+use locals::Locals;
 use options::Rules;
 use registry::{Ages, Enrollment, Garbage};
 use stats::{Counters, Event};
@@ -161,7 +159,7 @@ impl<T, F> Pool<T, F> {
         // by coherence no stamp in the local is newer than `generation`.
         let generation = self.generation.load(Ordering::Relaxed);
         let Some(place) = place else {
-            return self.take_from_elsewhere(None, None, generation, miss);
+            return self.take_from_elsewhere(None, generation, miss);
         };
         let local = self.locals.get_or_create(place, self.first_capacity);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
@@ -178,7 +176,7 @@ impl<T, F> Pool<T, F> {
             self.count(Some(local), Event::FromOwnChain, 1);
             return Some(value);
         }
-        self.take_from_elsewhere(Some(place.index), Some(local), generation, miss)
+        self.take_from_elsewhere(Some(local), generation, miss)
     }
 
     /// Drops a private value found expired, counting it, then starts the
@@ -198,11 +196,13 @@ impl<T, F> Pool<T, F> {
     #[inline(never)]
     fn take_from_elsewhere(
         &self,
-        own: Option<usize>,
         local: Option<&Local<T>>,
         generation: usize,
         miss: Event,
     ) -> Option<T> {
+        // The own index is read again here rather than kept live across the
+        // inline fast path, which would spill it on every take.
+        let own = local.and(thread_index::current()).map(|place| place.index);
         let found = self.find_elsewhere(own, local, generation);
         let event = match found {
             Some((_, event)) => event,
@@ -310,7 +310,7 @@ impl<T, F> Pool<T, F> {
             }
             return;
         }
-        self.put_screened(place, value);
+        self.put_screened(value);
     }
 
     /// `put` when the private slot is taken: onto the chain, or dropped.
@@ -338,7 +338,8 @@ impl<T, F> Pool<T, F> {
     /// `put` with a keep rule or reset hook, or on an exiting thread.
     #[cold]
     #[inline(never)]
-    fn put_screened(&self, place: Option<Place>, value: T) {
+    fn put_screened(&self, value: T) {
+        let place = thread_index::current();
         let local = place.map(|place| self.locals.get_or_create(place, self.first_capacity));
         self.count(local, Event::Put, 1);
         let Some(value) = self.screen(local, value) else {

@@ -6,7 +6,9 @@
 //! once, not the number ever started.
 
 use super::locals::Place;
-use crate::sync::{global_mutex, lock, try_lock, GlobalRef};
+use crate::sync::{
+    global_mutex, hold_until_thread_exit, lock, set_thread_word, thread_word, try_lock, GlobalRef,
+};
 
 type RegistryRef = GlobalRef<Registry>;
 use crate::sync::global_ref as registry_ref;
@@ -87,16 +89,58 @@ impl ThreadIndex {
 
 impl Drop for ThreadIndex {
     fn drop(&mut self) {
+        // Forget the index on this thread before anyone else can acquire it.
+        set_thread_word(GONE);
         lock(&self.registry).release(self.place.index);
     }
 }
 
+/// The thread word (`sync::thread_word`) before the thread has an index;
+/// while it holds one, the word is its place (`Place::to_word`).
+const NO_INDEX_YET: usize = 0;
+/// The thread word once the thread has given its index back (it is
+/// exiting): neither of the above.
+const GONE: usize = 1;
+
+const _: () = assert!(GONE & Place::WORD_VALID == 0 && GONE != NO_INDEX_YET);
+
 /// The calling thread's index (with where its locals live), or `None` while
 /// the thread is exiting and its index has already been given back (then the
 /// caller owns no local).
-#[inline]
+///
+/// One thread-local load and one test on the hot path; acquiring an index
+/// (and arranging its release at thread exit) is the out-of-line first use.
+#[inline(always)]
 pub(crate) fn current() -> Option<Place> {
-    crate::sync::with_thread_index(|thread| thread.place)
+    let mut word = thread_word().unwrap_or(GONE);
+    if word & Place::WORD_VALID == 0 {
+        // A word, not a `Place`, comes back: it stays in a register.
+        word = acquire_unless_gone(word);
+    }
+    (word & Place::WORD_VALID != 0).then(|| Place::from_word(word))
+}
+
+/// `current()` for a thread without a valid word: acquires an index for the
+/// calling thread, has its thread-local destructors give it back, and
+/// returns the new word; returns `word` unchanged once the thread is gone.
+#[cold]
+#[inline(never)]
+fn acquire_unless_gone(word: usize) -> usize {
+    if word != NO_INDEX_YET {
+        return word;
+    }
+    let index = ThreadIndex::acquire();
+    let word = index.place.to_word();
+    set_thread_word(word);
+    match hold_until_thread_exit(Box::new(index)) {
+        Ok(()) => word,
+        // Past its thread-local destructors: give the index back at once
+        // (its drop marks the word `GONE`).
+        Err(index) => {
+            drop(index);
+            GONE
+        }
+    }
 }
 
 /// Runs `f` while no thread can acquire or release an index; `f` is told

@@ -410,3 +410,45 @@ fn a_value_inherited_with_an_index_is_never_older_than_the_takers_generation() {
         "no execution handed value 0 to the taker"
     );
 }
+
+/// Thread E uses the pool and exits, giving its index back, so misses scan
+/// for exited threads' private values. Then the owner puts 0 into its
+/// private slot and takes it back while a stealer misses and scans: the
+/// scan must skip the owner's slot (its index is held), so 0 is the
+/// owner's, never both threads', and never lost.
+#[test]
+fn a_miss_after_a_thread_exit_never_adopts_a_live_threads_private_value() {
+    crate::support::check(
+        "a_miss_after_a_thread_exit_never_adopts_a_live_threads_private_value",
+        || {
+            let tally = Tally::new(1);
+            let pool = new_pool(1);
+            {
+                let pool = pool.clone();
+                thread::spawn(move || assert!(pool.try_take().is_none()))
+                    .join()
+                    .unwrap();
+            }
+            let owner = {
+                let (pool, tally) = (pool.clone(), tally.clone());
+                thread::spawn(move || {
+                    pool.put(Item::new(&tally, 0));
+                    pool.try_take()
+                })
+            };
+            let stealer = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.try_take())
+            };
+            let mut taken: Vec<Item> = owner.join().unwrap().into_iter().collect();
+            let stolen = stealer.join().unwrap();
+            assert!(
+                stolen.is_none(),
+                "a live thread's private value was adopted"
+            );
+            taken.extend(stolen);
+            assert_eq!(ids(&taken), [0], "the owner takes its private value back");
+            settle(&tally, 1, pool, taken, &[]);
+        },
+    );
+}

@@ -320,3 +320,37 @@ fn a_pool_first_used_in_a_thread_local_destructor_works_and_conserves() {
     drop(pool);
     assert_eq!(drops.count(), 2, "every value dropped once");
 }
+
+#[test]
+fn misses_adopt_every_exited_threads_private_value_not_only_the_first() {
+    let _alone = alone();
+    let drops = StdArc::new(Drops::default());
+    let pool: StdArc<Pool<Tracked>> = StdArc::new(Pool::new(no_create));
+    // Hold an index first, so this thread cannot inherit one of theirs.
+    assert!(pool.try_take().is_none());
+    // Three threads alive at once (three indices), one value each.
+    let all_put = StdArc::new(Barrier::new(3));
+    let threads: Vec<_> = (0..3)
+        .map(|id| {
+            let (pool, drops) = (StdArc::clone(&pool), StdArc::clone(&drops));
+            let all_put = StdArc::clone(&all_put);
+            std::thread::spawn(move || {
+                pool.put(tracked(&drops, id));
+                all_put.wait();
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let mut adopted: Vec<usize> = (0..4)
+        .map_while(|_| pool.try_take().map(|value| value.id))
+        .collect();
+    adopted.sort_unstable();
+    assert_eq!(
+        adopted,
+        [0, 1, 2],
+        "each miss adopts one exited thread's value"
+    );
+    assert_eq!(pool.stats().missed, 2, "the first and the last miss");
+}

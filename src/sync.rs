@@ -271,40 +271,50 @@ mod imp {
 pub(crate) use imp::*;
 pub(crate) use std::sync::atomic::Ordering;
 
-/// A handle on a `global_mutex!` that stays valid in thread-local
-/// destructors: a plain reference normally; under loom a shared pointer,
-/// since loom drops its lazy statics before those destructors run.
+/// A handle on a `global!` that stays valid in thread-local destructors: a
+/// plain reference normally; under loom a shared pointer, since loom drops
+/// its lazy statics before those destructors run.
 ///
 /// The pointer is std's `Arc`, not loom's: loom drops lazy statics in
 /// `HashMap` order, and a modelled `Arc` decrement in that drop would make
-/// the explored path differ between executions. The mutex inside is loom's,
-/// so every lock is still modelled.
+/// the explored path differ between executions. What it points to is
+/// loom's (mutexes, atomics), so every access is still modelled.
 #[cfg(not(loom))]
-pub(crate) type GlobalRef<T> = &'static Mutex<T>;
+pub(crate) type GlobalRef<T> = &'static T;
 #[cfg(loom)]
-pub(crate) type GlobalRef<T> = std::sync::Arc<Mutex<T>>;
+pub(crate) type GlobalRef<T> = std::sync::Arc<T>;
 
 #[cfg(not(loom))]
-pub(crate) fn global_ref<T>(global: &'static Mutex<T>) -> GlobalRef<T> {
+pub(crate) fn global_ref<T>(global: &'static T) -> GlobalRef<T> {
     global
 }
 #[cfg(loom)]
-pub(crate) fn global_ref<T>(global: &'static std::sync::Arc<Mutex<T>>) -> GlobalRef<T> {
+pub(crate) fn global_ref<T>(global: &'static std::sync::Arc<T>) -> GlobalRef<T> {
     std::sync::Arc::clone(global)
 }
 
-/// Declares a process-wide `Mutex<$ty>`: a plain `static` normally, a loom
+/// Declares a process-wide value: a plain `static` normally, a loom
 /// `lazy_static` (reset for every explored execution) under loom.
-macro_rules! global_mutex {
+macro_rules! global {
     ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
         #[cfg(not(loom))]
         $(#[$attr])*
-        static $name: ::std::sync::Mutex<$ty> = ::std::sync::Mutex::new($init);
+        static $name: $ty = $init;
         #[cfg(loom)]
         ::loom::lazy_static! {
             $(#[$attr])*
-            static ref $name: ::std::sync::Arc<::loom::sync::Mutex<$ty>> =
-                ::std::sync::Arc::new(::loom::sync::Mutex::new($init));
+            static ref $name: ::std::sync::Arc<$ty> = ::std::sync::Arc::new($init);
+        }
+    };
+}
+pub(crate) use global;
+
+/// Declares a process-wide `Mutex<$ty>` (see [`global!`]).
+macro_rules! global_mutex {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        $crate::sync::global! {
+            $(#[$attr])*
+            static $name: $crate::sync::Mutex<$ty> = $crate::sync::Mutex::new($init);
         }
     };
 }

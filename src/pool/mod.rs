@@ -100,6 +100,10 @@ pub struct Pool<T, F = fn() -> T> {
     /// later gets at that generation skip them (Go: `victimSize = 0`). A put
     /// that moves a value onto a victim chain clears it.
     victim_empty_at: AtomicUsize,
+    /// The number of thread-index releases as of the last scan for exited
+    /// threads' private values that found none: until another index is
+    /// given back, misses skip that scan (and its registry lock).
+    releases_scanned: AtomicUsize,
     /// Serializes cleanups, which must each age the pool by exactly one step.
     cleanup_lock: Mutex<()>,
     first_capacity: usize,
@@ -254,17 +258,31 @@ impl<T, F> Pool<T, F> {
     }
 
     /// Takes a value left in the private slot of a thread that has exited,
-    /// so it is not stranded until cleanup. Skipped when the thread registry
-    /// is busy: this is a last resort before creating.
+    /// so it is not stranded until cleanup. Skipped when no thread index has
+    /// been given back since a scan found nothing, or when the thread
+    /// registry is busy: this is a last resort before creating.
     fn adopt_from_exited(&self, generation: usize) -> Option<(T, Event)> {
+        // Relaxed [releases-scanned]: a hint, stored under the registry lock
+        // below; a stale value costs one scan more or one miss later.
+        if self.releases_scanned.load(Ordering::Relaxed) == thread_index::releases() {
+            return None;
+        }
         thread_index::try_with_unowned_indices(|unowned| {
-            self.locals
+            let found = self
+                .locals
                 .iter()
                 .filter(|&(index, _)| unowned(index))
                 // SAFETY: no thread holds `index`, and none can acquire it
                 // while the registry is locked (thread_index R3). Expired
                 // values stay for cleanup, which drops them outside the lock.
-                .find_map(|(_, local)| unsafe { local.take_private_unexpired(generation) })
+                .find_map(|(_, local)| unsafe { local.take_private_unexpired(generation) });
+            if found.is_none() {
+                // Relaxed [releases-scanned]: as above; `releases()` is
+                // exact while the lock is held (thread_index R4).
+                self.releases_scanned
+                    .store(thread_index::releases(), Ordering::Relaxed);
+            }
+            found
         })
         .flatten()
         .map(|(value, age)| {
@@ -500,6 +518,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
                 locals: Locals::new(),
                 generation: AtomicUsize::new(0),
                 victim_empty_at: AtomicUsize::new(0),
+                releases_scanned: AtomicUsize::new(0),
                 cleanup_lock: Mutex::new(()),
                 first_capacity: DEFAULT_FIRST_CAPACITY,
                 rules: Rules::NONE,

@@ -7,11 +7,9 @@
 
 use super::locals::Place;
 use crate::sync::{
-    global_mutex, hold_until_thread_exit, lock, set_thread_word, thread_word, try_lock, GlobalRef,
+    const_fn_unless_loom, global, global_ref, hold_until_thread_exit, lock, set_thread_word,
+    thread_word, try_lock, AtomicUsize, GlobalRef, Mutex, Ordering,
 };
-
-type RegistryRef = GlobalRef<Registry>;
-use crate::sync::global_ref as registry_ref;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -60,29 +58,46 @@ impl Registry {
     }
 }
 
-global_mutex! {
-    static REGISTRY: Registry = Registry::new();
+/// The registry, and how many indices have been given back.
+///
+/// - R4: `releases` is raised, under the registry lock, each time an index
+///   is given back, so a holder of the lock reads it exactly; without the
+///   lock it is a hint (see `releases`).
+struct Threads {
+    registry: Mutex<Registry>,
+    releases: AtomicUsize,
 }
 
-/// The registry, as a handle a thread-local destructor may keep using (loom
-/// tears its statics down before such destructors run).
-fn registry() -> RegistryRef {
-    registry_ref(&REGISTRY)
+impl Threads {
+    const_fn_unless_loom! {
+        const fn new() -> Self {
+            Threads {
+                registry: Mutex::new(Registry::new()),
+                releases: AtomicUsize::new(0),
+            }
+        }
+    }
+}
+
+global! {
+    static THREADS: Threads = Threads::new();
 }
 
 /// The calling thread's index, returned to the registry when the thread exits.
 pub(crate) struct ThreadIndex {
     place: Place,
-    registry: RegistryRef,
+    /// Kept so that the destructor can reach the registry (loom tears its
+    /// statics down before thread-local destructors run).
+    threads: GlobalRef<Threads>,
 }
 
 impl ThreadIndex {
-    pub(crate) fn acquire() -> Self {
-        let registry = registry();
-        let index = lock(&registry).acquire();
+    fn acquire() -> Self {
+        let threads = global_ref(&THREADS);
+        let index = lock(&threads.registry).acquire();
         ThreadIndex {
             place: Place::of(index),
-            registry,
+            threads,
         }
     }
 }
@@ -91,8 +106,25 @@ impl Drop for ThreadIndex {
     fn drop(&mut self) {
         // Forget the index on this thread before anyone else can acquire it.
         set_thread_word(GONE);
-        lock(&self.registry).release(self.place.index);
+        let mut registry = lock(&self.threads.registry);
+        registry.release(self.place.index);
+        // Relaxed [releases]: R4; the lock orders it for lock holders.
+        let releases = self.threads.releases.load(Ordering::Relaxed);
+        // Relaxed [releases]: as above.
+        self.threads.releases.store(releases + 1, Ordering::Relaxed);
+        drop(registry);
     }
+}
+
+/// How many thread indices have been given back so far: exact while the
+/// caller is inside [`with_unowned_indices`] or
+/// [`try_with_unowned_indices`] (R4); otherwise possibly behind, never
+/// ahead. A caller that saw no change since its last look under the lock
+/// knows that no index has become free since then, unless the release is
+/// still on its way (then it looks again at its next call).
+pub(crate) fn releases() -> usize {
+    // Relaxed [releases]: a hint outside the lock; exact inside it (R4).
+    THREADS.releases.load(Ordering::Relaxed)
 }
 
 /// The thread word (`sync::thread_word`) before the thread has an index;
@@ -147,7 +179,7 @@ fn acquire_unless_gone(word: usize) -> usize {
 /// which indices no live thread holds. Per R3, `f` may act as the owner of
 /// every such index. `f` must not call into user code.
 pub(crate) fn with_unowned_indices<R>(f: impl FnOnce(&dyn Fn(usize) -> bool) -> R) -> R {
-    let registry = lock(&REGISTRY);
+    let registry = lock(&THREADS.registry);
     f(&|index| !registry.taken.get(index).copied().unwrap_or(false))
 }
 
@@ -156,7 +188,7 @@ pub(crate) fn with_unowned_indices<R>(f: impl FnOnce(&dyn Fn(usize) -> bool) -> 
 pub(crate) fn try_with_unowned_indices<R>(
     f: impl FnOnce(&dyn Fn(usize) -> bool) -> R,
 ) -> Option<R> {
-    let registry = try_lock(&REGISTRY)?;
+    let registry = try_lock(&THREADS.registry)?;
     Some(f(&|index| {
         !registry.taken.get(index).copied().unwrap_or(false)
     }))

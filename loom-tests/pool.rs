@@ -80,7 +80,7 @@ fn never_create() -> Item {
 
 fn new_pool(first_link_capacity: usize) -> Arc<ModelPool> {
     let create: fn() -> Item = never_create;
-    Arc::new(Pool::new(create).with_first_link_capacity(first_link_capacity))
+    Arc::new(Pool::new(create).with_first_capacity(first_link_capacity))
 }
 
 /// Spawns a thread that puts values 0 (into its private slot) and 1 (onto
@@ -159,7 +159,7 @@ fn an_owner_and_a_stealer_take_each_value_at_most_once() {
                         pool.put(Item::new(&tally, id));
                         thread::yield_now();
                     }
-                    let first = PoolGuard::take(pool.get());
+                    let first = PoolGuard::into_inner(pool.get());
                     let second = pool.try_take();
                     (first, second)
                 })

@@ -33,7 +33,7 @@ fn a_reset_hook_and_a_keep_rule_race_a_stealer() {
             Pool::builder(create)
                 .keep_if(|scrubbed: &Scrubbed| scrubbed.value.id() != 1)
                 .reset(|scrubbed: &mut Scrubbed| scrubbed.reset = true)
-                .first_link_capacity(1)
+                .with_first_capacity(1)
                 .build(),
         );
         let owner = {
@@ -94,8 +94,8 @@ fn the_registry_races_a_pool_being_dropped() {
     check("the_registry_races_a_pool_being_dropped", || {
         let ledger = Ledger::new(2);
         let create: fn() -> Value = never_create;
-        let pool = Arc::pin(Pool::new(create).with_first_link_capacity(1));
-        pool.as_ref().register();
+        let pool = Arc::pin(Pool::new(create).with_first_capacity(1));
+        pool.as_ref().register_pinned();
         {
             let (pool, ledger) = (pool.clone(), ledger.clone());
             thread::spawn(move || {

@@ -5,7 +5,6 @@
 //! test command does.
 #![cfg(not(loom))]
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc as StdArc, Barrier};
 use std::time::{Duration, Instant};
@@ -131,7 +130,7 @@ fn a_burst_is_given_back_after_two_sweeps_except_idle_threads_private_slots() {
     const THREADS: usize = 4;
     const PER_THREAD: usize = 2_500;
     static BURST: Pool<Vec<u8>> = Pool::new(Vec::new);
-    Pin::static_ref(&BURST).register();
+    BURST.register();
     let sweeper = Sweeper::start(Duration::from_millis(5));
     let taken = StdArc::new(Barrier::new(THREADS));
     let filled = StdArc::new(Barrier::new(THREADS + 1));

@@ -31,7 +31,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
-use victim_pool::{OwnedPoolGuard, Pool, PoolGuard, PoolStats};
+use victim_pool::{OwnedPoolGuard, Pool, PoolBuilder, PoolGuard, PoolStats};
 
 // ---------------------------------------------------------------------------
 // Payload
@@ -222,7 +222,7 @@ enum Action {
     Take,
     /// `get`, then drop the guard (the value goes back).
     GetAndReturn,
-    /// `get`, then `PoolGuard::take`.
+    /// `get`, then `PoolGuard::into_inner`.
     GetAndDetach,
     /// `try_get`, then drop the guard, if any.
     TryGetAndReturn,
@@ -321,9 +321,9 @@ fn modelled_pool(
         Box::new(move || Logged::new(ids.fetch_add(1, SeqCst), &log))
     };
     if rules.discard_multiple_of.is_none() && rules.max_chain.is_none() && !rules.reset {
-        return Pool::new(create).with_first_link_capacity(first_link);
+        return Pool::new(create).with_first_capacity(first_link);
     }
-    let mut builder = Pool::builder(create).first_link_capacity(first_link);
+    let mut builder = PoolBuilder::new(create).with_first_capacity(first_link);
     if let Some(m) = rules.discard_multiple_of {
         builder = builder.keep_if(move |v: &Logged| v.id() % m != 0);
     }
@@ -383,7 +383,7 @@ fn check_against_model(threads: usize, first_link: usize, rules: Rules, script: 
                     let reply = match step.action {
                         Action::TryTake => worker.run(move || Reply::Value(p.try_take())),
                         Action::Take => worker.run(move || Reply::Value(Some(p.take()))),
-                        _ => worker.run(move || Reply::Value(Some(PoolGuard::take(p.get())))),
+                        _ => worker.run(move || Reply::Value(Some(PoolGuard::into_inner(p.get())))),
                     };
                     let Reply::Value(value) = reply else {
                         unreachable!()

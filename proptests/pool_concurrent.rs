@@ -7,7 +7,7 @@ use crate::pool_model::Rules;
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Barrier, Mutex};
-use victim_pool::Pool;
+use victim_pool::{Pool, PoolBuilder};
 
 /// Where a value is, from the test's point of view.
 mod state {
@@ -215,7 +215,7 @@ fn check_conservation(first_link: usize, rules: Rules, lanes: &[Vec<Move>], roun
         ledger.created.fetch_add(1, SeqCst);
         ledger.make(state::CREATED)
     };
-    let mut builder = Pool::builder(create).first_link_capacity(first_link);
+    let mut builder = PoolBuilder::new(create).with_first_capacity(first_link);
     if let Some(m) = rules.discard_multiple_of {
         builder = builder.keep_if(move |v: &Audited<'_>| v.id() as u64 % m != 0);
     }

@@ -83,7 +83,7 @@ impl<P: Payload> Contender for Victim<P> {
         Some(self.0.stats())
     }
     fn start_sweeper(&self, interval: Duration) -> Option<Sweeper> {
-        self.0.as_ref().register();
+        self.0.as_ref().register_pinned();
         Some(Sweeper::start(interval))
     }
 }

@@ -108,7 +108,7 @@ fn run() -> Result<(), String> {
         secs(phase.elapsed())
     );
 
-    let pool: BufferPool = Pool::builder(new_buffer as fn() -> Vec<u8>)
+    let pool: BufferPool = Pool::builder(new_buffer)
         // Every buffer comes out of the pool empty, whoever used it last.
         .reset(|buffer| buffer.clear())
         .keep_if(|buffer| buffer.capacity() <= KEEP_AT_MOST)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// A value taken from a [`Pool`] that goes back into it when dropped.
 ///
-/// Dereferences to the value. [`PoolGuard::take`] detaches it instead.
+/// Dereferences to the value. [`PoolGuard::into_inner`] detaches it instead.
 ///
 /// A guard borrows its pool, so it cannot outlive it:
 ///
@@ -22,6 +22,7 @@ use std::sync::Arc;
 ///
 /// It is `Send` when `T: Send` and the create function is `Sync`, so it can
 /// be held across an `.await` in a multi-threaded runtime.
+#[must_use = "dropping the guard at once gives the value straight back"]
 pub struct PoolGuard<'a, T, F = fn() -> T> {
     pool: &'a Pool<T, F>,
     value: ManuallyDrop<T>,
@@ -78,7 +79,7 @@ macro_rules! value_access {
 
         impl<$($lifetime,)? T, F> Drop for $guard<$($lifetime,)? T, F> {
             fn drop(&mut self) {
-                // SAFETY: `drop` runs once and `take` forgets the guard, so
+                // SAFETY: `drop` runs once and `into_inner` forgets the guard, so
                 // the value is still here and is moved out exactly once.
                 let value = unsafe { ManuallyDrop::take(&mut self.value) };
                 self.pool.put(value);
@@ -86,11 +87,13 @@ macro_rules! value_access {
         }
 
         impl<$($lifetime,)? T, F> $guard<$($lifetime,)? T, F> {
-            /// Detaches the value: it will not return to the pool.
+            /// Detaches the value: it will not return to the pool (std's
+            /// name for unwrapping a wrapper, as `Mutex::into_inner`).
             ///
             /// An associated function, not a method, so it never shadows a
             /// method of `T`.
-            pub fn take(guard: Self) -> T {
+            #[must_use = "the value is dropped, not given back to the pool"]
+            pub fn into_inner(guard: Self) -> T {
                 let mut guard = ManuallyDrop::new(guard);
                 // SAFETY: the guard is never used or dropped again, so the
                 // value is moved out exactly once, and the pool handle (an
@@ -100,6 +103,12 @@ macro_rules! value_access {
                     std::ptr::drop_in_place(&mut guard.pool);
                     value
                 }
+            }
+
+            /// Former name of `into_inner`.
+            #[deprecated(since = "0.2.0", note = "renamed `into_inner`")]
+            pub fn take(guard: Self) -> T {
+                Self::into_inner(guard)
             }
         }
     };
@@ -125,8 +134,9 @@ value_access!(OwnedPoolGuard);
 /// let mut buffer = pool.get_owned();
 /// std::thread::spawn(move || buffer.push(1)).join().unwrap(); // returned there
 /// let buffer = pool.get_owned();
-/// assert_eq!(OwnedPoolGuard::take(buffer), [1]);
+/// assert_eq!(OwnedPoolGuard::into_inner(buffer), [1]);
 /// ```
+#[must_use = "dropping the guard at once gives the value straight back"]
 pub struct OwnedPoolGuard<T, F = fn() -> T> {
     pool: Arc<Pool<T, F>>,
     value: ManuallyDrop<T>,

@@ -2,6 +2,7 @@
 //! cleanup in place of the garbage collector.
 
 mod guard;
+mod inline_fn;
 mod local;
 mod locals;
 mod options;
@@ -15,19 +16,19 @@ pub use guard::{OwnedPoolGuard, PoolGuard};
 pub use options::PoolBuilder;
 pub use registry::{cleanup_all, registered_pools};
 pub use stats::PoolStats;
-pub use sweeper::Sweeper;
+pub use sweeper::{sweep_every, Sweeper};
 
 use crate::chain::DEFAULT_FIRST_CAPACITY;
-use crate::dequeue::check_capacity;
 use crate::sync::{const_fn_unless_loom, epoch, lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::unwind::DropEach;
 use local::{half, Age, Leftover, Local, Taken};
 use locals::Locals;
-use options::Rules;
+use options::{check_first_capacity, Rules};
 use registry::{Ages, Enrollment, Garbage};
 use stats::{Counters, Event};
 use std::fmt;
 use std::marker::PhantomPinned;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 
 /// A set of interchangeable values that threads take and give back, so that
@@ -118,16 +119,28 @@ pub struct Pool<T, F = fn() -> T> {
 }
 
 impl<T, F> Pool<T, F> {
-    /// Sets the capacity of the first ring of each thread's chains (8 unless
-    /// set); later rings double. Small values suit model checking.
-    ///
-    /// # Panics
-    ///
-    /// Panics unless `capacity` is a power of two between 1 and 2^30.
-    pub fn with_first_link_capacity(mut self, capacity: usize) -> Self {
-        check_capacity("Pool first-link", capacity);
-        self.first_capacity = capacity;
-        self
+    const_fn_unless_loom! {
+        /// Sets the capacity of the first ring of each thread's chains (8
+        /// unless set); later rings double. Small values suit model checking.
+        /// The same setting as
+        /// [`PoolBuilder::with_first_capacity`](crate::PoolBuilder::with_first_capacity).
+        ///
+        /// # Panics
+        ///
+        /// Panics unless `capacity` is a power of two between 1 and 2^30.
+        #[track_caller]
+        pub const fn with_first_capacity(mut self, capacity: usize) -> Self {
+            check_first_capacity(capacity);
+            self.first_capacity = capacity;
+            self
+        }
+    }
+
+    /// Former name of [`with_first_capacity`](Pool::with_first_capacity).
+    #[deprecated(since = "0.2.0", note = "renamed `with_first_capacity`")]
+    #[track_caller]
+    pub fn with_first_link_capacity(self, capacity: usize) -> Self {
+        self.with_first_capacity(capacity)
     }
 
     /// Takes a pooled value, or returns `None` without creating one (Go's
@@ -376,9 +389,9 @@ impl<T, F> Pool<T, F> {
         }
     }
 
-    /// Applies the keep rule, then the reset hook; `None` if discarded.
-    /// A value refused by the rule, or lost to a panicking rule or hook, is
-    /// counted as discarded.
+    /// Applies the keep rule, then the reset rule; `None` if discarded.
+    /// A value refused by the rule, or lost to a panicking rule, is counted
+    /// as discarded.
     fn screen(&self, local: Option<&Local<T>>, mut value: T) -> Option<T> {
         struct CountUnlessKept<'a, T, F> {
             pool: &'a Pool<T, F>,
@@ -390,13 +403,8 @@ impl<T, F> Pool<T, F> {
             }
         }
         let discarded = CountUnlessKept { pool: self, local };
-        if let Some(keep) = &self.rules.keep {
-            if !keep(&value) {
-                return None;
-            }
-        }
-        if let Some(reset) = &self.rules.reset {
-            reset(&mut value);
+        if !self.rules.accept(&mut value) {
+            return None;
         }
         std::mem::forget(discarded);
         Some(value)
@@ -512,28 +520,29 @@ impl<T, F: Fn() -> T> Pool<T, F> {
         /// Creates an empty pool that calls `create` when it has nothing to give.
         ///
         /// `const`, so a pool can be a `static`; nothing is allocated until a
-        /// thread first uses it.
+        /// thread first uses it. [`Pool::builder`] adds return-time rules.
         pub const fn new(create: F) -> Self {
+            Pool::from_parts(create, Rules::NONE, DEFAULT_FIRST_CAPACITY)
+        }
+    }
+
+    const_fn_unless_loom! {
+        /// A pool with these settings (`new`, and the builder's `build`).
+        const fn from_parts(create: F, rules: Rules<T>, first_capacity: usize) -> Self {
             Pool {
                 locals: Locals::new(),
                 generation: AtomicUsize::new(0),
                 victim_empty_at: AtomicUsize::new(0),
                 releases_scanned: AtomicUsize::new(0),
                 cleanup_lock: Mutex::new(()),
-                first_capacity: DEFAULT_FIRST_CAPACITY,
-                rules: Rules::NONE,
+                first_capacity,
+                rules,
                 counters: Counters::new(),
                 enrollment: Mutex::new(None),
                 _pinned: PhantomPinned,
                 create,
             }
         }
-    }
-
-    /// Starts a pool with return-time rules (reset hook, keep rule,
-    /// per-thread bound); see [`PoolBuilder`].
-    pub fn builder(create: F) -> PoolBuilder<T, F> {
-        PoolBuilder::new(Pool::new(create))
     }
 
     /// Takes a value from the pool, or creates one, on loan: it goes back into
@@ -554,27 +563,73 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// } // returned here
     /// let again = pool.get();
     /// assert_eq!(*again, "scratch"); // values come back as they were left
-    /// let owned: String = PoolGuard::take(again); // detached: not returned
+    /// let owned: String = PoolGuard::into_inner(again); // detached: not returned
     /// ```
     #[inline]
+    #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn get(&self) -> PoolGuard<'_, T, F> {
         PoolGuard::new(self, self.take())
     }
 
     /// Takes a value from the pool, or creates one; the caller owns it.
+    ///
+    /// [`stats`](Pool::stats) counts a value as created once `create` has
+    /// returned it: a `create` that panics is not counted.
     #[inline]
+    #[must_use = "the value is dropped, not given back; use `get` for a loan"]
     pub fn take(&self) -> T {
-        match self.take_pooled(Event::Created) {
+        match self.take_pooled(Event::CreateStarted) {
             Some(value) => value,
-            None => (self.create)(),
+            None => self.create_counted(),
         }
+    }
+
+    /// Calls `create`, then counts the value on this thread's counters.
+    #[cold]
+    #[inline(never)]
+    fn create_counted(&self) -> T {
+        let value = (self.create)();
+        let local = thread_index::current()
+            .map(|place| self.locals.get_or_create(place, self.first_capacity));
+        self.count(local, Event::Created, 1);
+        value
     }
 
     /// Like [`get`](Pool::get), for a pool in an `Arc`: the guard owns a
     /// reference to the pool, so it can be `'static` and move across threads
-    /// and `.await` points.
+    /// and `.await` points. Works whether or not the pool is registered
+    /// ([`register_arc`](Pool::register_arc)).
+    #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn get_owned(self: &std::sync::Arc<Self>) -> OwnedPoolGuard<T, F> {
         OwnedPoolGuard::new(std::sync::Arc::clone(self), self.take())
+    }
+}
+
+impl<T> Pool<T> {
+    const_fn_unless_loom! {
+        /// Starts a pool with return-time rules (reset, keep-or-discard,
+        /// per-thread bound); see [`PoolBuilder`]. `const`, so a `static`
+        /// pool can have rules.
+        ///
+        /// `create` is a `fn() -> T`, which `Vec::new`, `String::new` and
+        /// closures that capture nothing coerce to, so the pool's type is
+        /// the plain `Pool<T>`. For a create function that captures, use
+        /// [`PoolBuilder::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use victim_pool::Pool;
+        ///
+        /// static LINES: Pool<String> = Pool::builder(String::new)
+        ///     .reset(String::clear)
+        ///     .build();
+        /// LINES.get().push_str("scratch");
+        /// assert!(LINES.get().is_empty());
+        /// ```
+        pub const fn builder(create: fn() -> T) -> PoolBuilder<T> {
+            PoolBuilder::new(create)
+        }
     }
 }
 
@@ -584,20 +639,93 @@ impl<T, F> Pool<T, F> {
         Some(PoolGuard::new(self, self.try_take()?))
     }
 
-    /// Joins the registry that [`cleanup_all`] (and a [`Sweeper`]) ages, until
-    /// the pool is dropped. Registering twice has no further effect.
+    /// Joins the registry that [`cleanup_all`], [`sweep_every`] and a
+    /// [`Sweeper`] age, until the pool is dropped. Registering twice has no
+    /// further effect.
     ///
-    /// The pool must be pinned, since the registry refers to it in place:
-    /// `Pin::static_ref(&POOL)` for a `static`, `Arc::pin(pool)` or
-    /// `Box::pin(pool)` otherwise.
+    /// For a `static` pool; [`register_arc`](Pool::register_arc) is the
+    /// form for a pool in an `Arc`, [`register_pinned`](Pool::register_pinned)
+    /// for any other pinned pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use victim_pool::{cleanup_all, Pool};
+    ///
+    /// static NAMES: Pool<String> = Pool::new(String::new);
+    /// NAMES.register();
+    /// std::thread::spawn(|| {
+    ///     NAMES.put("idle".to_string());
+    ///     NAMES.put("idle too".to_string());
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// cleanup_all();
+    /// cleanup_all(); // nobody took them: both dropped
+    /// assert_eq!(NAMES.stats().dropped_by_cleanup, 2);
+    /// ```
+    ///
+    /// A pool that is not `'static` cannot register this way (the registry
+    /// would outlive it):
+    ///
+    /// ```compile_fail
+    /// use victim_pool::Pool;
+    /// let local: Pool<u8> = Pool::new(|| 0);
+    /// local.register(); // error: `local` does not live long enough
+    /// ```
+    pub fn register(&'static self)
+    where
+        T: Send + 'static,
+        F: Sync + 'static,
+    {
+        // SAFETY: a `static` never moves, and one that is dropped (a leaked
+        // pool can be `'static` too, and is never dropped) withdraws first.
+        unsafe { self.enroll_in_place() }
+    }
+
+    /// Joins the registry, like [`register`](Pool::register), for a pool in
+    /// an `Arc`. The registry does not keep the pool alive: when the last
+    /// `Arc` is dropped, the pool leaves the registry, and no sweep touches
+    /// it afterwards. Owned guards ([`get_owned`](Pool::get_owned)) work as
+    /// for any pool in an `Arc`.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::Arc;
+    /// use victim_pool::{cleanup_all, registered_pools, Pool};
+    ///
+    /// let pool = Arc::new(Pool::new(|| vec![0u64; 16]));
+    /// pool.register_arc();
+    /// let owned = pool.get_owned(); // 'static: may move to another thread
+    /// std::thread::spawn(move || drop(owned)).join().unwrap();
+    /// cleanup_all();
+    /// cleanup_all(); // the value given back on the other thread is dropped
+    /// assert_eq!(pool.stats().dropped_by_cleanup, 1);
+    /// let registered = registered_pools();
+    /// drop(pool); // leaves the registry
+    /// assert_eq!(registered_pools(), registered - 1);
+    /// ```
+    pub fn register_arc(self: &std::sync::Arc<Self>)
+    where
+        T: Send + 'static,
+        F: Sync + 'static,
+    {
+        // SAFETY: the pool stays at its address while any `Arc` to it
+        // exists, and its `Drop` (run when the last one goes) withdraws
+        // before the memory is freed. The registry holds no `Arc`.
+        unsafe { self.enroll_in_place() }
+    }
+
+    /// Joins the registry, like [`register`](Pool::register), for a pinned
+    /// pool: `Box::pin(pool)`, or a pool pinned on the stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
     /// use victim_pool::{cleanup_all, Pool};
-    /// let pool = Arc::pin(Pool::new(|| 0u64));
-    /// pool.as_ref().register();
+    /// let pool = Box::pin(Pool::new(|| 0u64));
+    /// pool.as_ref().register_pinned();
     /// pool.put(1); // this thread's private slot
     /// pool.put(2); // this thread's chain
     /// cleanup_all();
@@ -607,17 +735,37 @@ impl<T, F> Pool<T, F> {
     /// assert_eq!(pool.try_take(), None);
     /// assert_eq!(pool.stats().retained, 0);
     /// ```
-    pub fn register(self: Pin<&Self>)
+    pub fn register_pinned(self: Pin<&Self>)
     where
         T: Send + 'static,
         F: Sync + 'static,
     {
-        let pool: &Self = self.get_ref();
-        let mut enrollment = lock(&pool.enrollment);
+        // SAFETY: a pinned pool stays at this address until its `Drop`,
+        // which withdraws first.
+        unsafe { self.get_ref().enroll_in_place() }
+    }
+
+    /// Whether the pool is in the registry.
+    pub fn is_registered(&self) -> bool {
+        lock(&self.enrollment).is_some()
+    }
+
+    /// Adds the pool to the registry unless it is there already.
+    ///
+    /// # Safety
+    ///
+    /// The pool stays at its address until its `Drop`, which withdraws the
+    /// enrollment before anything is freed.
+    unsafe fn enroll_in_place(&self)
+    where
+        T: Send + 'static,
+        F: Sync + 'static,
+    {
+        let mut enrollment = lock(&self.enrollment);
         if enrollment.is_none() {
-            let erased: *const (dyn Ages + 'static) = pool;
-            // SAFETY: the pool is pinned, so it stays at this address until
-            // its `Drop`, which withdraws the enrollment first.
+            let erased: *const (dyn Ages + 'static) = self;
+            // SAFETY: the caller keeps the pool in place until its `Drop`,
+            // which withdraws the enrollment first (registry's E1).
             *enrollment = Some(unsafe { registry::enroll(erased) });
         }
     }
@@ -640,12 +788,23 @@ impl<T, F> Drop for Pool<T, F> {
 impl<T, F> fmt::Debug for Pool<T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
+            .field("stats", &self.stats())
+            .field("rules", &self.rules)
+            .field("first_capacity", &self.first_capacity)
+            .field("registered", &self.is_registered())
             // Relaxed [generation]: a snapshot for display.
-            .field("generation", &self.generation.load(Ordering::Relaxed))
-            .field("locals", &self.locals)
+            .field("cleanups", &self.generation.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
+
+// Unwind safety, as for a `Mutex`: a panic in `create`, a rule or a value's
+// `Drop` leaves the pool consistent (values are moved whole, counters and
+// chains never half-updated), so a pool is as unwind-safe as what it holds
+// and calls. The rules are erased (`InlineFn`) and not considered: a rule
+// that panics only loses the value it was given.
+impl<T: UnwindSafe, F: UnwindSafe> UnwindSafe for Pool<T, F> {}
+impl<T: UnwindSafe, F: RefUnwindSafe> RefUnwindSafe for Pool<T, F> {}
 
 #[cfg(all(test, not(loom)))]
 mod tests;

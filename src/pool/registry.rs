@@ -63,7 +63,8 @@ pub(crate) fn withdraw(enrollment: Arc<Enrollment>) {
 
 /// Runs one [`cleanup`](crate::Pool::cleanup) on every registered pool.
 ///
-/// Pools join with [`Pool::register`](crate::Pool::register) and leave when
+/// Pools join with [`Pool::register`](crate::Pool::register) (or
+/// `register_arc`, `register_pinned`) and leave when
 /// they are dropped; a dropped pool is never touched. Each pool's values are
 /// dropped after the registry's locks are released, so a `Drop` may use any
 /// pool or the registry. If a `Drop` panics, the remaining values and pools
@@ -72,11 +73,10 @@ pub(crate) fn withdraw(enrollment: Arc<Enrollment>) {
 /// # Examples
 ///
 /// ```
-/// use std::pin::Pin;
 /// use victim_pool::{cleanup_all, Pool};
 ///
 /// static NAMES: Pool<String> = Pool::new(String::new);
-/// Pin::static_ref(&NAMES).register();
+/// NAMES.register();
 /// std::thread::spawn(|| {
 ///     NAMES.put("idle".to_string());
 ///     NAMES.put("idle too".to_string());

@@ -22,7 +22,8 @@ pub struct PoolStats {
     pub stolen: u64,
     /// Gets served from the victim cache (values that lived through one cleanup).
     pub from_victim: u64,
-    /// Gets that found nothing and called the create function (`get`, `take`).
+    /// Values the create function returned (gets that found nothing: `get`,
+    /// `take`). A `create` that panicked is not counted.
     pub created: u64,
     /// Gets that found nothing and returned `None` (`try_take`, `try_get`).
     pub missed: u64,
@@ -53,13 +54,16 @@ pub(crate) enum Event {
     Stolen,
     FromVictim,
     Created,
+    /// A get found nothing and is about to call `create` (not reported:
+    /// `Created` counts once `create` has returned).
+    CreateStarted,
     Missed,
     Put,
     Discarded,
     DroppedByCleanup,
 }
 
-const EVENTS: usize = 9;
+const EVENTS: usize = 10;
 
 /// One set of counters.
 ///

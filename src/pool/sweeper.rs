@@ -4,33 +4,120 @@ use super::registry::cleanup_all;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-/// Runs [`cleanup_all`] every `interval` on a thread of its own, until the
-/// handle is dropped (which stops and joins the thread).
+/// The thread name of every sweeper, shared and scoped.
+const THREAD_NAME: &str = "victim-pool-sweeper";
+
+/// Ages every registered pool every `interval`, for the rest of the process
+/// (Go's pools age at every garbage collection; this is the Rust stand-in).
 ///
-/// Nothing in this crate starts a thread unless you create a `Sweeper`.
+/// The first call starts the crate's sweeper thread, named
+/// `victim-pool-sweeper`: the only thread this crate ever starts, and only
+/// when asked (here or by a [`Sweeper`]). Later calls change its interval;
+/// the last call wins, and the next sweep comes `interval` after it. No
+/// handle to keep: the thread lives as long as the process.
+///
 /// With interval `i`, a value nobody takes is dropped between `i` and `2i`
 /// after it was put (it must live through two sweeps). Pick `i` so that
 /// `2i` is longer than the gaps between bursts you want the pool to bridge:
 /// shorter gives memory back sooner, longer re-creates fewer values.
 ///
-/// A panic from a value's `Drop` during a sweep is caught, so the sweeper
-/// keeps running; the panic hook still reports it.
+/// Only [registered](crate::Pool::register) pools are aged. Call this once,
+/// from the application; a library should register its pools and leave the
+/// interval to the application (see the service recipe in the crate docs).
+///
+/// A panic from a value's `Drop` during a sweep is caught, so sweeping goes
+/// on; the panic hook still reports it.
 ///
 /// # Examples
 ///
 /// ```
-/// use std::{pin::Pin, time::Duration};
+/// use std::time::Duration;
+/// use victim_pool::Pool;
+///
+/// static SCRATCH: Pool<Vec<u8>> = Pool::new(Vec::new);
+///
+/// SCRATCH.register();
+/// victim_pool::sweep_every(Duration::from_secs(1));
+/// victim_pool::sweep_every(Duration::from_millis(500)); // retunes; still one thread
+/// ```
+///
+/// # Panics
+///
+/// Panics if `interval` is zero (a sweeper that never waits would spin a
+/// core), or if the operating system cannot start the thread.
+#[track_caller]
+pub fn sweep_every(interval: Duration) {
+    check_interval("victim_pool::sweep_every", interval);
+    // A std mutex: the shared sweeper is a real thread, outside loom models.
+    static SHARED: Mutex<Option<mpsc::Sender<Duration>>> = Mutex::new(None);
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(retune) = &*shared {
+        // The receiver lives as long as the process (the thread never ends
+        // while a sender exists, and this one is never dropped).
+        if retune.send(interval).is_ok() {
+            return;
+        }
+    }
+    let (retune, retuned) = mpsc::channel::<Duration>();
+    thread::Builder::new()
+        .name(THREAD_NAME.into())
+        .spawn(move || {
+            let mut interval = interval;
+            loop {
+                match retuned.recv_timeout(interval) {
+                    Err(RecvTimeoutError::Timeout) => sweep(),
+                    Ok(next) => interval = next,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        })
+        .expect("victim-pool: failed to start the sweeper thread");
+    *shared = Some(retune);
+}
+
+/// One sweep that survives panicking `Drop`s.
+fn sweep() {
+    // A panicking Drop must not end the sweeping; `cleanup_all` has
+    // already aged every pool before it re-raises the first panic.
+    let _ = catch_unwind(AssertUnwindSafe(cleanup_all));
+}
+
+/// Panics unless `interval` is positive, naming the caller.
+#[track_caller]
+fn check_interval(caller: &str, interval: Duration) {
+    assert!(
+        !interval.is_zero(),
+        "{caller}: the interval must be longer than zero, got {interval:?}"
+    );
+}
+
+/// Runs [`cleanup_all`] every `interval` on a thread of its own, until the
+/// handle is dropped (which stops and joins the thread): sweeping scoped to
+/// a handle, for tests or for a component that owns its pools' aging.
+///
+/// A process usually wants [`sweep_every`] instead: one sweeper for all
+/// pools, with no handle. Every `Sweeper` sweeps every registered pool, so
+/// two of them (or one and `sweep_every`) age pools twice as often.
+///
+/// Timing and panics are as for [`sweep_every`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
 /// use victim_pool::{Pool, Sweeper};
 ///
 /// static SCRATCH: Pool<Vec<u8>> = Pool::new(Vec::new);
-/// Pin::static_ref(&SCRATCH).register();
+/// SCRATCH.register();
 /// let sweeper = Sweeper::start(Duration::from_millis(500));
 /// // ... serve requests using SCRATCH ...
 /// drop(sweeper); // stops the thread
 /// ```
+#[must_use = "dropping a Sweeper stops it at once; keep it, or call `sweep_every`"]
 pub struct Sweeper {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -42,16 +129,18 @@ impl Sweeper {
     ///
     /// # Panics
     ///
-    /// Panics if the operating system cannot start a thread.
+    /// Panics if `interval` is zero, or if the operating system cannot
+    /// start a thread.
+    #[track_caller]
     pub fn start(interval: Duration) -> Sweeper {
+        check_interval("Sweeper::start", interval);
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = thread::Builder::new()
-            .name("victim-pool-sweeper".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
                 // Each timeout is a sweep; a message or a dropped handle stops.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    // A panicking Drop must not end the sweeping.
-                    let _ = catch_unwind(AssertUnwindSafe(cleanup_all));
+                    sweep();
                 }
             })
             .expect("victim-pool: failed to start the sweeper thread");

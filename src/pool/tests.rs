@@ -394,7 +394,7 @@ fn detaching_an_owned_guard_releases_its_pool() {
     let pool = StdArc::new(Pool::new(no_create::<Tracked>));
     pool.put(tracked(&drops, 0));
     pool.put(tracked(&drops, 1));
-    let detached = OwnedPoolGuard::take(pool.get_owned());
+    let detached = OwnedPoolGuard::into_inner(pool.get_owned());
     assert_eq!(detached.id, 0);
     assert_eq!(StdArc::strong_count(&pool), 1, "the guard's Arc was kept");
     drop(pool);

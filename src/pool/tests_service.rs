@@ -101,16 +101,16 @@ fn statistics_count_every_tier_of_go_s_get_order() {
 #[test]
 fn a_dropped_pool_leaves_the_registry_and_is_never_touched() {
     let before = registered_pools();
-    let pool = StdArc::pin(Pool::new(|| 0u8));
-    pool.as_ref().register();
-    pool.as_ref().register(); // once only
+    let pool = StdArc::new(Pool::new(|| 0u8));
+    pool.register_arc();
+    pool.register_arc(); // once only
     assert!(registered_pools() > before);
     drop(pool);
     cleanup_all(); // must not touch the dropped pool
                    // Other tests register pools concurrently; ours is gone from the count
                    // that includes it, and nothing crashed.
     let boxed = Box::pin(Pool::new(|| 1u8));
-    boxed.as_ref().register();
+    boxed.as_ref().register_pinned();
     drop(boxed);
     cleanup_all();
 }
@@ -120,7 +120,7 @@ fn a_pools_registry_entry_is_removed_by_its_drop_without_a_sweep() {
     let enrollments: Vec<_> = (0..100)
         .map(|_| {
             let pool = Box::pin(Pool::new(|| 0u8));
-            pool.as_ref().register();
+            pool.as_ref().register_pinned();
             let enrollment = lock(&pool.enrollment).clone().expect("registered");
             assert!(registry::is_listed(&enrollment));
             enrollment

@@ -85,14 +85,31 @@ use std::pin::Pin;
 /// per stack frame: a 64 KiB value needs about 3 MiB of stack per operation
 /// at opt-level 0, more than a spawned thread's default 2 MiB.
 ///
-/// A pool of values that cannot move between threads is not `Sync`:
+/// A pool of values that cannot move between threads is not `Sync`, so it
+/// cannot be shared between threads:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use std::rc::Rc;
-/// fn is_sync<T: Sync>(_: &T) {}
 /// let pool: victim_pool::Pool<Rc<u8>> = victim_pool::Pool::new(|| Rc::new(0));
-/// is_sync(&pool);
+/// std::thread::scope(|scope| {
+///     scope.spawn(|| pool.get()); // error: `Rc<u8>` cannot be sent between threads
+/// });
 /// ```
+///
+/// nor be a `static`:
+///
+/// ```compile_fail,E0277
+/// use std::rc::Rc;
+/// use victim_pool::Pool;
+/// static SHARED: Pool<Rc<u8>> = Pool::new(|| Rc::new(0)); // error: not `Sync`
+/// ```
+///
+/// # Unwind safety
+///
+/// A pool is `UnwindSafe` and `RefUnwindSafe` when its values are
+/// `UnwindSafe` and its create function is `RefUnwindSafe` (the common
+/// case), so `catch_unwind(|| POOL.get().len())` compiles. A panic in
+/// `create`, a rule or a value's `Drop` leaves the pool consistent.
 pub struct Pool<T, F = fn() -> T> {
     locals: Locals<T>,
     /// The number of cleanups so far (see `Local`'s L3).
@@ -158,6 +175,7 @@ impl<T, F> Pool<T, F> {
     /// assert_eq!(pool.try_take(), None);
     /// ```
     #[inline]
+    #[must_use = "the value is dropped, not given back; use `try_get` for a loan"]
     pub fn try_take(&self) -> Option<T> {
         self.take_pooled(Event::Missed)
     }
@@ -466,6 +484,7 @@ impl<T, F> Pool<T, F> {
     /// assert_eq!((stats.created, stats.from_private, stats.puts), (1, 1, 2));
     /// assert_eq!(stats.retained, 1);
     /// ```
+    #[must_use]
     pub fn stats(&self) -> PoolStats {
         let mut stats = PoolStats::default();
         self.counters.add_to(&mut stats);
@@ -635,6 +654,7 @@ impl<T> Pool<T> {
 
 impl<T, F> Pool<T, F> {
     /// Takes a pooled value on loan, or returns `None` without creating one.
+    #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn try_get(&self) -> Option<PoolGuard<'_, T, F>> {
         Some(PoolGuard::new(self, self.try_take()?))
     }
@@ -808,5 +828,7 @@ impl<T: UnwindSafe, F: RefUnwindSafe> RefUnwindSafe for Pool<T, F> {}
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+#[cfg(all(test, not(loom)))]
+mod tests_api;
 #[cfg(all(test, not(loom)))]
 mod tests_service;

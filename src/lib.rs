@@ -1,3 +1,15 @@
+// README.md is the crate's front page, on the repository and here. Its links
+// are reference-style: README.md defines them as repository paths, and the
+// definitions below, which come first and so take precedence, point the
+// same names at the rendered `docs` modules.
+#![doc = "[design]: crate::docs::design"]
+#![doc = "[design-service]: crate::docs::design#running-it-in-a-service"]
+#![doc = "[orderings]: crate::docs::orderings"]
+#![doc = "[testing]: crate::docs::testing"]
+#![doc = "[go-port]: crate::docs::go_port"]
+#![doc = "[benchmarks]: crate::docs#benchmarks"]
+#![doc = "[contributing]: crate::docs::contributing"]
+#![doc = ""]
 #![doc = include_str!("../README.md")]
 
 mod chain;
@@ -14,15 +26,32 @@ pub use pool::{
 };
 
 /// The design notes in `docs/`, rendered here so their examples are tested.
+///
+/// # Benchmarks
+///
+/// The side-by-side numbers and their plots are generated into
+/// `docs/benchmarks.md` in the source repository; they are not part of the
+/// package.
 pub mod docs {
+    // Links between the notes, as in the crate root: each file defines its
+    // links as sibling paths; these definitions point them here instead.
     #[doc = include_str!("../docs/design.md")]
     pub mod design {}
     #[doc = include_str!("../docs/go-port.md")]
     pub mod go_port {}
+    #[doc = "[testing-planted-bugs]: crate::docs::testing#planted-bugs"]
+    #[doc = "[testing-pool-models]: crate::docs::testing#pool-models"]
+    #[doc = ""]
     #[doc = include_str!("../docs/orderings.md")]
     pub mod orderings {}
+    #[doc = "[orderings]: crate::docs::orderings"]
+    #[doc = ""]
     #[doc = include_str!("../docs/testing.md")]
     pub mod testing {}
-    #[doc = include_str!("../docs/benchmarks.md")]
-    pub mod benchmarks {}
+    #[doc = "[readme]: crate"]
+    #[doc = "[design]: crate::docs::design"]
+    #[doc = "[testing]: crate::docs::testing"]
+    #[doc = ""]
+    #[doc = include_str!("../CONTRIBUTING.md")]
+    pub mod contributing {}
 }

@@ -40,11 +40,14 @@ use std::pin::Pin;
 /// order, in the private slot, the own chain, other threads' chains (oldest
 /// first), the victim cache, and only then call the create function.
 ///
-/// Values are not kept forever: every [`cleanup`](Pool::cleanup) moves what
-/// the pool holds into the victim cache and drops what was already there,
-/// so a value nobody takes is dropped by the second cleanup after it was put.
-/// Any value in the pool may be dropped at any time this way; a pool is a
-/// cache, not a store.
+/// Values age only when asked to: every [`cleanup`](Pool::cleanup) moves
+/// what the pool holds into the victim cache and drops what was already
+/// there, so a value nobody takes is dropped by the second cleanup after it
+/// was put. Nothing calls `cleanup` unless you do, directly, through
+/// [`register`](Pool::register) plus [`sweep_every`](crate::sweep_every),
+/// or through a [`Sweeper`]; without any of them a pool keeps every value
+/// it is given until it is taken. Any value in the pool may be dropped at
+/// any cleanup; a pool is a cache, not a store.
 ///
 /// # Examples
 ///

@@ -701,8 +701,9 @@ impl<T, F> Pool<T, F> {
         T: Send + 'static,
         F: Sync + 'static,
     {
-        // SAFETY: a `static` never moves, and one that is dropped (a leaked
-        // pool can be `'static` too, and is never dropped) withdraws first.
+        // SAFETY: a `'static` borrow (a `static`, or a leaked pool) keeps
+        // the pool in place and alive for the rest of the program; and if
+        // it were dropped anyway, its `Drop` withdraws first.
         unsafe { self.enroll_in_place() }
     }
 

@@ -130,7 +130,10 @@ impl<T> fmt::Debug for Rules<T> {
 //   at run time. Setting it twice panics (a compile error in a `static`);
 // - setters assign fields of `self` (whose old values have no drop glue) and
 //   return it whole, and `build` takes `self` apart through `ManuallyDrop`,
-//   since stable `const fn`s cannot drop a partly moved value.
+//   since stable `const fn`s cannot drop a partly moved value (borrowing a
+//   builder whose `F` may hold a cell, in a `const fn`, needs Rust 1.83);
+// - the closure is moved into the buffer through a union, not `ptr::write`,
+//   so no `&mut` is needed in const.
 
 /// Builds a [`Pool`] with return-time rules: a reset rule, a keep-or-discard
 /// rule, a per-thread bound. From [`Pool::builder`] (a `fn` or non-capturing

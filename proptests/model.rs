@@ -29,7 +29,7 @@ pub fn scripts(max_run: usize, max_runs: usize) -> impl Strategy<Value = Vec<Op>
     ];
     prop::collection::vec((op, 1..=max_run), 0..=max_runs).prop_map(|runs| {
         runs.into_iter()
-            .flat_map(|(op, n)| std::iter::repeat(op).take(n))
+            .flat_map(|(op, n)| std::iter::repeat_n(op, n))
             .collect()
     })
 }

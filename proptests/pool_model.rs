@@ -117,7 +117,7 @@ pub struct Rules {
 impl Rules {
     /// Whether the keep rule keeps value `id`.
     pub fn keeps(&self, id: Id) -> bool {
-        self.discard_multiple_of.map_or(true, |m| id % m != 0)
+        self.discard_multiple_of.is_none_or(|m| id % m != 0)
     }
 }
 

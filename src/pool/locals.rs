@@ -179,7 +179,7 @@ impl<T> Locals<T> {
         let own_index = own.unwrap_or(usize::MAX);
         let after = self
             .iter()
-            .filter(move |&(index, _)| own.map_or(true, |own| index > own));
+            .filter(move |&(index, _)| own.is_none_or(|own| index > own));
         let before = self
             .iter()
             .filter(move |&(index, _)| index < own_index && own.is_some());

@@ -235,10 +235,10 @@ fn debug_shows_statistics_rules_and_registration() {
 #[test]
 fn bad_sizes_and_intervals_panic_naming_the_value() {
     let capacity = catch_unwind(|| Pool::new(|| 0u8).with_first_capacity(3));
-    let text = message(capacity.err().expect("3 is not a power of two"));
+    let text = message(capacity.expect_err("3 is not a power of two"));
     assert!(text.ends_with("got 3"), "{text}");
     let capacity = catch_unwind(|| Pool::builder(|| 0u8).with_first_capacity(1 << 31));
-    let text = message(capacity.err().expect("2^31 is too large"));
+    let text = message(capacity.expect_err("2^31 is too large"));
     assert!(text.ends_with("got 2147483648"), "{text}");
     assert_eq!(
         format!("{:?}", Pool::builder(|| 0u8).with_first_capacity(1 << 30)),

@@ -770,6 +770,7 @@ impl<T, F> Pool<T, F> {
     }
 
     /// Whether the pool is in the registry.
+    #[must_use]
     pub fn is_registered(&self) -> bool {
         lock(&self.enrollment).is_some()
     }

@@ -104,6 +104,7 @@ pub fn cleanup_all() {
 }
 
 /// The number of pools registered and not yet dropped (E2).
+#[must_use]
 pub fn registered_pools() -> usize {
     lock(&POOLS).len()
 }

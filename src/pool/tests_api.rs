@@ -258,3 +258,28 @@ fn bad_sizes_and_intervals_panic_naming_the_value() {
         "{text}"
     );
 }
+
+/// The threads of this process with the sweepers' name (Linux shows the
+/// first 15 bytes of a thread's name).
+#[cfg(target_os = "linux")]
+fn sweeper_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim_end() == "victim-pool-swe")
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sweep_every_starts_one_thread_and_later_calls_retune_it() {
+    // Other tests of this binary call `sweep_every` too; none starts a
+    // `Sweeper`. Each call here ends on a short interval, so a test that
+    // waits for a sweep is not held up.
+    crate::sweep_every(Duration::from_millis(50));
+    crate::sweep_every(Duration::from_millis(10));
+    crate::sweep_every(Duration::from_millis(20));
+    // A new thread names itself once it runs.
+    eventually("the sweeper thread has its name", || sweeper_threads() > 0);
+    assert_eq!(sweeper_threads(), 1);
+}

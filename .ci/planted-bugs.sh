@@ -69,6 +69,8 @@ STEAL = [P + "an_owner_and_a_stealer_take_each_value_at_most_once",
 OWNED = [P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values",
          P + "an_owner_and_a_stealer_take_each_value_at_most_once",
          P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread"]
+POPPED = [D + "a_slot_popped_during_its_push_is_free_again_once_both_are_done",
+          D + "a_slot_popped_during_its_push_is_free_again_roles_swapped"]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
 BUGS = [
@@ -170,6 +172,11 @@ BUGS = [
     ("index hand-off: a get adopts live threads' private values",
      [("pool/mod.rs", ".filter(|&(index, _)| unowned(index))",
        ".filter(|&(index, _)| unowned(index) || index < usize::MAX)")], OWNED),
+    ("slot-publish order: push sets occupied after the fetch_add",
+     [("dequeue.rs", "        slot.occupied.store(true, Ordering::Relaxed);\n", ""),
+      ("dequeue.rs", "self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);",
+       "self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);\n"
+       "        slot.occupied.store(true, Ordering::Relaxed);")], POPPED),
 ]
 
 ALL_MODELS = []
@@ -211,6 +218,7 @@ PATTERNS = [
     r"every value must come out exactly once[^\n]*",
     r"every value must be dropped exactly once[^\n]*",
     r"value \d+ dropped twice",
+    r"a push into the empty ring was refused[^\n]*",
     r"assertion[^\n]*",
 ]
 

@@ -71,6 +71,10 @@ OWNED = [P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values",
          P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread"]
 POPPED = [D + "a_slot_popped_during_its_push_is_free_again_once_both_are_done",
           D + "a_slot_popped_during_its_push_is_free_again_roles_swapped"]
+A = "pool_aging::"
+DRAIN = [A + "a_cleanup_never_drops_a_value_put_while_it_runs",
+         P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values"]
+HINT = [A + "a_value_moved_to_the_victim_cache_after_a_miss_is_found_by_the_next_get"]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
 BUGS = [
@@ -177,6 +181,14 @@ BUGS = [
       ("dequeue.rs", "self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);",
        "self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);\n"
        "        slot.occupied.store(true, Ordering::Relaxed);")], POPPED),
+    ("aging order: cleanup publishes the generation before draining",
+     [("pool/mod.rs", "        self.generation.store(next, Ordering::Relaxed);\n", ""),
+      ("pool/mod.rs", "let next = generation.wrapping_add(1);",
+       "let next = generation.wrapping_add(1);\n"
+       "        self.generation.store(next, Ordering::Relaxed);")], DRAIN),
+    ("victim-empty: a put moving a value to a victim chain never clears the hint",
+     [("pool/mod.rs", ".store(generation.wrapping_sub(1), Ordering::Relaxed);",
+       ".store(generation, Ordering::Relaxed);")], HINT),
 ]
 
 ALL_MODELS = []
@@ -219,6 +231,8 @@ PATTERNS = [
     r"every value must be dropped exactly once[^\n]*",
     r"value \d+ dropped twice",
     r"a push into the empty ring was refused[^\n]*",
+    r"a cleanup dropped [^\n]*",
+    r"value \d+ was moved onto a victim chain[^\n]*",
     r"assertion[^\n]*",
 ]
 

@@ -5,5 +5,6 @@
 mod chain;
 mod dequeue;
 mod pool;
+mod pool_aging;
 mod pool_service;
 mod support;

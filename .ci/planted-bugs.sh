@@ -75,6 +75,8 @@ A = "pool_aging::"
 DRAIN = [A + "a_cleanup_never_drops_a_value_put_while_it_runs",
          P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values"]
 HINT = [A + "a_value_moved_to_the_victim_cache_after_a_miss_is_found_by_the_next_get"]
+ADOPT = ["pool_handoff::an_exited_threads_private_value_is_adopted_or_inherited_never_both",
+         P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread"]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
 BUGS = [
@@ -189,6 +191,27 @@ BUGS = [
     ("victim-empty: a put moving a value to a victim chain never clears the hint",
      [("pool/mod.rs", ".store(generation.wrapping_sub(1), Ordering::Relaxed);",
        ".store(generation, Ordering::Relaxed);")], HINT),
+    ("index hand-off: adoption snapshots the unowned indices, then unlocks",
+     [("pool/thread_index.rs", """    let registry = try_lock(&REGISTRY)?;
+    Some(f(&|index| {
+        !registry.taken""", """    let registry = try_lock(&REGISTRY)?.taken.clone();
+    Some(f(&|index| {
+        !registry""")], ADOPT),
+    ("index hand-off: adoption snapshots the free list, then unlocks",
+     [("pool/thread_index.rs", """    let registry = try_lock(&REGISTRY)?;
+    Some(f(&|index| {
+        !registry.taken.get(index).copied().unwrap_or(false)
+    }))""", """    let free = try_lock(&REGISTRY)?.free.clone();
+    Some(f(&|index| free.iter().any(|&Reverse(i)| i == index)))""")], ADOPT),
+    ("index hand-off: cleanup snapshots the unowned indices, then unlocks",
+     [("pool/thread_index.rs", """    let registry = lock(&REGISTRY);
+    f(&|index| !registry.taken""", """    let registry = lock(&REGISTRY).taken.clone();
+    f(&|index| !registry""")], OWNED),
+    ("index hand-off: cleanup snapshots the free list, then unlocks",
+     [("pool/thread_index.rs", """    let registry = lock(&REGISTRY);
+    f(&|index| !registry.taken.get(index).copied().unwrap_or(false))""",
+       """    let free = lock(&REGISTRY).free.clone();
+    f(&|index| free.iter().any(|&Reverse(i)| i == index))""")], OWNED),
 ]
 
 ALL_MODELS = []

@@ -6,5 +6,6 @@ mod chain;
 mod dequeue;
 mod pool;
 mod pool_aging;
+mod pool_handoff;
 mod pool_service;
 mod support;

@@ -59,14 +59,14 @@ fn a_cleanup_never_drops_a_value_put_while_it_runs() {
 /// After a cleanup, thread A's private slot holds 0, now victim-aged, and
 /// the victim chains are empty. Thread B misses, which marks the victim
 /// cache empty for this generation. Then A puts 1: the private slot takes
-/// it, and 0 moves onto A's victim chain. Thread C, started after that put
-/// at the same generation, must find 0 there: the put that moved it has to
-/// clear the mark, or every get skips the victim chains until the next
-/// cleanup, with a value in them.
+/// it, and 0 moves onto A's victim chain. A's next two gets, at the same
+/// generation, return 1 (its private slot) and then 0 from the victim chain:
+/// the put that moved 0 has to clear the mark, or every get skips the
+/// victim chains until the next cleanup, with a value in them.
 ///
-/// The steps are ordered by joins: a miss racing the put may set the mark
+/// The steps are ordered by a join: a miss racing the put may set the mark
 /// after the put looked at it, which the hint allows (it is a hint, as Go's
-/// `victimSize = 0` is); only a miss that happens before the put is cleared.
+/// `victimSize = 0` is); only a mark set before the put must be cleared.
 #[test]
 fn a_value_moved_to_the_victim_cache_after_a_miss_is_found_by_the_next_get() {
     check(
@@ -88,19 +88,22 @@ fn a_value_moved_to_the_victim_cache_after_a_miss_is_found_by_the_next_get() {
                         "a live thread's private value was handed to another thread"
                     );
                     pool.put(Value::new(&ledger, 1));
-                    let pool = pool.clone();
-                    thread::spawn(move || pool.try_take()).join().unwrap()
+                    (pool.try_take(), pool.try_take())
                 })
             };
-            let found = a.join().unwrap();
+            let (private, victim) = a.join().unwrap();
             assert_eq!(
-                found.as_ref().map(Value::id),
+                private.as_ref().map(Value::id),
+                Some(1),
+                "the private slot is served first"
+            );
+            assert_eq!(
+                victim.as_ref().map(Value::id),
                 Some(0),
                 "value 0 was moved onto a victim chain at this generation, yet the next \
                  get found nothing"
             );
-            drop(found);
-            // 1 is still in A's private slot and goes with the pool.
+            drop((private, victim));
             drop(pool);
             ledger.assert_each_dropped_once();
         },

@@ -77,6 +77,8 @@ DRAIN = [A + "a_cleanup_never_drops_a_value_put_while_it_runs",
 HINT = [A + "a_value_moved_to_the_victim_cache_after_a_miss_is_found_by_the_next_get"]
 ADOPT = ["pool_handoff::an_exited_threads_private_value_is_adopted_or_inherited_never_both",
          P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread"]
+AGED_FREE = [P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread",
+             P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values"]
 REGISTRY = ["pool_service::the_registry_races_a_pool_being_dropped"]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
@@ -207,12 +209,12 @@ BUGS = [
     ("index hand-off: cleanup snapshots the unowned indices, then unlocks",
      [("pool/thread_index.rs", """    let registry = lock(&REGISTRY);
     f(&|index| !registry.taken""", """    let registry = lock(&REGISTRY).taken.clone();
-    f(&|index| !registry""")], OWNED),
+    f(&|index| !registry""")], AGED_FREE),
     ("index hand-off: cleanup snapshots the free list, then unlocks",
      [("pool/thread_index.rs", """    let registry = lock(&REGISTRY);
     f(&|index| !registry.taken.get(index).copied().unwrap_or(false))""",
        """    let free = lock(&REGISTRY).free.clone();
-    f(&|index| free.iter().any(|&Reverse(i)| i == index))""")], OWNED),
+    f(&|index| free.iter().any(|&Reverse(i)| i == index))""")], AGED_FREE),
     ("enrollment: cleanup_all releases the pool's enrollment lock before aging it",
      [("pool/registry.rs", """            let pool = lock(&enrollment.pool);
             match &*pool {""", """            let pool = lock(&enrollment.pool).as_ref().map(|pool| PoolRef(pool.0));

@@ -69,6 +69,17 @@ STEAL = [P + "an_owner_and_a_stealer_take_each_value_at_most_once",
 OWNED = [P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values",
          P + "an_owner_and_a_stealer_take_each_value_at_most_once",
          P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread"]
+POPPED = [D + "a_slot_popped_during_its_push_is_free_again_once_both_are_done",
+          D + "a_slot_popped_during_its_push_is_free_again_roles_swapped"]
+A = "pool_aging::"
+DRAIN = [A + "a_cleanup_never_drops_a_value_put_while_it_runs",
+         P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values"]
+HINT = [A + "a_value_moved_to_the_victim_cache_after_a_miss_is_found_by_the_next_get"]
+ADOPT = ["pool_handoff::an_exited_threads_private_value_is_adopted_or_inherited_never_both",
+         P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread"]
+AGED_FREE = [P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread",
+             P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values"]
+REGISTRY = ["pool_service::the_registry_races_a_pool_being_dropped"]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
 BUGS = [
@@ -170,6 +181,44 @@ BUGS = [
     ("index hand-off: a get adopts live threads' private values",
      [("pool/mod.rs", ".filter(|&(index, _)| unowned(index))",
        ".filter(|&(index, _)| unowned(index) || index < usize::MAX)")], OWNED),
+    ("slot-publish order: push sets occupied after the fetch_add",
+     [("dequeue.rs", "        slot.occupied.store(true, Ordering::Relaxed);\n", ""),
+      ("dequeue.rs", "self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);",
+       "self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);\n"
+       "        slot.occupied.store(true, Ordering::Relaxed);")], POPPED),
+    ("aging order: cleanup publishes the generation before draining",
+     [("pool/mod.rs", "        self.generation.store(next, Ordering::Relaxed);\n", ""),
+      ("pool/mod.rs", "let next = generation.wrapping_add(1);",
+       "let next = generation.wrapping_add(1);\n"
+       "        self.generation.store(next, Ordering::Relaxed);")], DRAIN),
+    ("victim-empty: a put moving a value to a victim chain never clears the hint",
+     [("pool/mod.rs", ".store(generation.wrapping_sub(1), Ordering::Relaxed);",
+       ".store(generation, Ordering::Relaxed);")], HINT),
+    ("index hand-off: adoption snapshots the unowned indices, then unlocks",
+     [("pool/thread_index.rs", """    let registry = try_lock(&REGISTRY)?;
+    Some(f(&|index| {
+        !registry.taken""", """    let registry = try_lock(&REGISTRY)?.taken.clone();
+    Some(f(&|index| {
+        !registry""")], ADOPT),
+    ("index hand-off: adoption snapshots the free list, then unlocks",
+     [("pool/thread_index.rs", """    let registry = try_lock(&REGISTRY)?;
+    Some(f(&|index| {
+        !registry.taken.get(index).copied().unwrap_or(false)
+    }))""", """    let free = try_lock(&REGISTRY)?.free.clone();
+    Some(f(&|index| free.iter().any(|&Reverse(i)| i == index)))""")], ADOPT),
+    ("index hand-off: cleanup snapshots the unowned indices, then unlocks",
+     [("pool/thread_index.rs", """    let registry = lock(&REGISTRY);
+    f(&|index| !registry.taken""", """    let registry = lock(&REGISTRY).taken.clone();
+    f(&|index| !registry""")], AGED_FREE),
+    ("index hand-off: cleanup snapshots the free list, then unlocks",
+     [("pool/thread_index.rs", """    let registry = lock(&REGISTRY);
+    f(&|index| !registry.taken.get(index).copied().unwrap_or(false))""",
+       """    let free = lock(&REGISTRY).free.clone();
+    f(&|index| free.iter().any(|&Reverse(i)| i == index))""")], AGED_FREE),
+    ("enrollment: cleanup_all releases the pool's enrollment lock before aging it",
+     [("pool/registry.rs", """            let pool = lock(&enrollment.pool);
+            match &*pool {""", """            let pool = lock(&enrollment.pool).as_ref().map(|pool| PoolRef(pool.0));
+            match &pool {""")], REGISTRY),
 ]
 
 ALL_MODELS = []
@@ -211,6 +260,9 @@ PATTERNS = [
     r"every value must come out exactly once[^\n]*",
     r"every value must be dropped exactly once[^\n]*",
     r"value \d+ dropped twice",
+    r"a push into the empty ring was refused[^\n]*",
+    r"a cleanup dropped [^\n]*",
+    r"value \d+ was moved onto a victim chain[^\n]*",
     r"assertion[^\n]*",
 ]
 

@@ -266,3 +266,67 @@ fn the_last_handle_drops_each_value_left_inside_once() {
         ledger.assert_each_dropped_once();
     });
 }
+
+/// A ring of one slot. The producer pushes 0 while the stealer tries to pop
+/// it, so the pop may land inside the push, between the head increment that
+/// publishes the slot and the push's return. Once both threads are joined
+/// the ring is empty whoever got the value, so a push must be accepted: the
+/// slot's `occupied` flag has to be set before the slot is published, or a
+/// pop that cleared it first leaves it set for good (I3) and the ring
+/// refuses every push from then on.
+fn a_slot_popped_during_its_push_is_free_again(roles: Producer) {
+    let stealer_on_main = matches!(roles, Producer::Spawned);
+    let ledger = Ledger::new(2);
+    let dequeue = PoolDequeue::new(1);
+    let stealer = dequeue.stealer();
+    let producer_ledger = ledger.clone();
+    let (dequeue, mut out) = match roles {
+        Producer::OnMain => {
+            let thief = thread::spawn(move || {
+                let mut out = Out::default();
+                out.take_some(stealer.pop_tail());
+                out
+            });
+            dequeue.push_head(Value::new(&ledger, 0)).unwrap();
+            (dequeue, thief.join().unwrap())
+        }
+        Producer::Spawned => {
+            let owner = thread::spawn(move || {
+                dequeue.push_head(Value::new(&producer_ledger, 0)).unwrap();
+                dequeue
+            });
+            let mut out = Out::default();
+            if stealer_on_main {
+                // Loom runs the main thread first: without this yield the
+                // pop is over before the push starts in most schedules.
+                thread::yield_now();
+            }
+            out.take_some(stealer.pop_tail());
+            (owner.join().unwrap(), out)
+        }
+    };
+    drain_head(&dequeue, &mut out);
+    assert!(
+        dequeue.push_head(Value::new(&ledger, 1)).is_ok(),
+        "a push into the empty ring was refused: its slot still looks occupied"
+    );
+    drain_head(&dequeue, &mut out);
+    out.assert_each_out_once(2);
+    ledger.assert_each_dropped_once();
+}
+
+#[test]
+fn a_slot_popped_during_its_push_is_free_again_once_both_are_done() {
+    check(
+        "a_slot_popped_during_its_push_is_free_again_once_both_are_done",
+        || a_slot_popped_during_its_push_is_free_again(Producer::OnMain),
+    );
+}
+
+#[test]
+fn a_slot_popped_during_its_push_is_free_again_roles_swapped() {
+    check(
+        "a_slot_popped_during_its_push_is_free_again_roles_swapped",
+        || a_slot_popped_during_its_push_is_free_again(Producer::Spawned),
+    );
+}

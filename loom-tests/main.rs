@@ -5,5 +5,7 @@
 mod chain;
 mod dequeue;
 mod pool;
+mod pool_aging;
+mod pool_handoff;
 mod pool_service;
 mod support;

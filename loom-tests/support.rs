@@ -26,6 +26,13 @@ impl Ledger {
         })
     }
 
+    /// The ids dropped so far (a second drop of one id panics at once).
+    pub fn dropped(&self) -> Vec<usize> {
+        (0..self.drops.len())
+            .filter(|&id| self.drops[id].load(Ordering::SeqCst) > 0)
+            .collect()
+    }
+
     /// Panics unless every value was dropped exactly once.
     pub fn assert_each_dropped_once(&self) {
         let drops: Vec<usize> = self

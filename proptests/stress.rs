@@ -9,7 +9,8 @@
 
 use crate::model::{powers_of_two, start_indices, ChainLinksModel};
 use crate::support::{
-    assert_increasing, cases, scaled, DropLedger, Producer, StartGate, Stealer, Tracked,
+    assert_increasing, cases, joined, scaled, DropLedger, OnDrop, Patience, Producer, StartGate,
+    Stealer, Tracked,
 };
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -160,6 +161,10 @@ proptest! {
 /// push; nine stealers pop the tail until the producer is done and the
 /// structure is empty. Returns the producer handle, for further checks.
 ///
+/// A push refused for good (a slot that stays marked occupied after its
+/// value was stolen) fails the test through [`Patience`] rather than
+/// retrying forever.
+///
 /// Checks that every value came out exactly once and was dropped exactly
 /// once, that `pop_head` succeeded at least once and only ever returned the
 /// value just pushed (nothing else can be the newest), and that each
@@ -195,12 +200,17 @@ fn one_producer_nine_stealers<P: Producer>(producer: P, n: u32) -> P {
         let (gate, done) = (Arc::clone(&gate), Arc::clone(&done));
         thread::spawn(move || {
             gate.wait();
+            // Release [producer-done]: every push below happens-before a
+            // stealer that sees `true`. Set on unwinding too, so that the
+            // stealers stop if this thread panics.
+            let _done = OnDrop(|| done.store(true, Ordering::Release));
             let mut popped = Vec::new();
             for id in 0..n {
                 let mut value: Tracked<'static> = ledger.value(id);
+                let mut patience = Patience::new("the producer's push to be accepted");
                 while let Err(refused) = producer.push_head(value) {
                     value = refused;
-                    thread::yield_now();
+                    patience.retry();
                 }
                 if id % 10 == 0 {
                     if let Some(value) = producer.pop_head() {
@@ -209,14 +219,11 @@ fn one_producer_nine_stealers<P: Producer>(producer: P, n: u32) -> P {
                     }
                 }
             }
-            // Release [producer-done]: every push above happens-before a
-            // stealer that sees `true`.
-            done.store(true, Ordering::Release);
             (producer, popped)
         })
     };
     gate.open();
-    let (producer, popped) = producer_thread.join().unwrap();
+    let (producer, popped) = joined(producer_thread);
     let mut seen = vec![0u8; n as usize];
     for (i, handle) in stealer_threads.into_iter().enumerate() {
         let taken = handle.join().unwrap();
@@ -367,6 +374,9 @@ fn a_chain_drained_round_by_round_keeps_at_most_one_round_of_slots() {
         let (gate, done, received) = (Arc::clone(&gate), Arc::clone(&done), Arc::clone(&received));
         thread::spawn(move || {
             gate.wait();
+            // Release [producer-done]: as in `one_producer_nine_stealers`,
+            // set on unwinding too.
+            let _done = OnDrop(|| done.store(true, Ordering::Release));
             let mut popped = Vec::new();
             for round in 0..rounds {
                 for id in round * ROUND..(round + 1) * ROUND {
@@ -379,19 +389,20 @@ fn a_chain_drained_round_by_round_keeps_at_most_one_round_of_slots() {
                     }
                 }
                 let pushed = ((round + 1) * ROUND) as usize;
+                // A value lost by the chain would keep this wait from ever
+                // ending: Patience turns that into a failure.
+                let mut patience = Patience::new("the stealers to drain the round");
                 // Acquire [round-drained]: pairs with the stealers' Release
                 // increments.
                 while received.load(Ordering::Acquire) + popped.len() < pushed {
-                    thread::yield_now();
+                    patience.retry();
                 }
             }
-            // Release [producer-done]: as in `one_producer_nine_stealers`.
-            done.store(true, Ordering::Release);
             (chain, popped)
         })
     };
     gate.open();
-    let (chain, popped) = producer_thread.join().unwrap();
+    let (chain, popped) = joined(producer_thread);
     let mut seen = vec![0u8; n as usize];
     for (i, handle) in stealer_threads.into_iter().enumerate() {
         let taken = handle.join().unwrap();
@@ -468,6 +479,13 @@ fn many_chains_drained_by_racing_stealers_lose_no_value_across_unlinks() {
         let (gate, finished) = (Arc::clone(&gate), Arc::clone(&finished));
         thread::spawn(move || {
             gate.wait();
+            // If this thread panics, the stealers waiting for its next
+            // chain must not wait forever.
+            let _give_up = OnDrop(|| {
+                if thread::panicking() {
+                    finished.store(usize::MAX, Ordering::Release);
+                }
+            });
             let mut popped = Vec::new();
             for (i, chain) in producers.iter().enumerate() {
                 let first = i as u32 * PER_CHAIN;
@@ -486,7 +504,7 @@ fn many_chains_drained_by_racing_stealers_lose_no_value_across_unlinks() {
         })
     };
     gate.open();
-    let (producers, popped) = producer_thread.join().unwrap();
+    let (producers, popped) = joined(producer_thread);
     let mut seen = vec![0u8; n as usize];
     let mut handles = Vec::new();
     for (i, handle) in stealer_threads.into_iter().enumerate() {

@@ -173,6 +173,78 @@ impl StartGate {
     }
 }
 
+/// A bound on a wait that only a bug can make endless: a producer retrying
+/// a push that a ring keeps refusing, a thread waiting for others to drain
+/// what it pushed. Without it such a bug hangs the test run instead of
+/// failing it.
+///
+/// Liveness, not timing: [`Patience::retry`] panics, naming the wait, only
+/// once it has both been retried [`Patience::ATTEMPTS`] times and lasted
+/// [`Patience::SECONDS`], so neither a fast spin nor a starved thread on a
+/// loaded machine gives up on a wait that was going to end. Debug builds
+/// run several times slower and get four times the seconds. Start a new
+/// `Patience` for each wait (nothing is measured until the first retry).
+pub struct Patience {
+    what: &'static str,
+    attempts: u64,
+    started: Option<std::time::Instant>,
+}
+
+impl Patience {
+    /// Retries a wait may take before the time limit is looked at.
+    pub const ATTEMPTS: u64 = 1_000_000;
+    /// How long a wait may last, in a release build, before it fails.
+    pub const SECONDS: u64 = 60;
+
+    /// A wait for `what` (worded to follow "waiting for").
+    pub fn new(what: &'static str) -> Self {
+        Patience {
+            what,
+            attempts: 0,
+            started: None,
+        }
+    }
+
+    /// Counts a failed attempt and yields; panics once the wait has gone on
+    /// past both limits.
+    pub fn retry(&mut self) {
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        self.attempts += 1;
+        if self.attempts >= Self::ATTEMPTS && self.attempts % 1024 == 0 {
+            let limit = std::time::Duration::from_secs(scaled_up(Self::SECONDS, 4));
+            let waited = started.elapsed();
+            assert!(
+                waited < limit,
+                "gave up waiting for {} after {} attempts in {:.0} s: something that \
+                 must happen never does (a slot that stays marked occupied, a value lost)",
+                self.what,
+                self.attempts,
+                waited.as_secs_f64()
+            );
+        }
+        thread::yield_now();
+    }
+}
+
+/// Runs a closure when dropped, also while unwinding: a producer that
+/// panics still tells the threads waiting for it to stop, so the test fails
+/// with the producer's panic instead of hanging on them.
+pub struct OnDrop<F: FnMut()>(pub F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// Joins `thread`; if it panicked, raises its panic again here, so that the
+/// test fails with the thread's own message.
+pub fn joined<T>(thread: thread::JoinHandle<T>) -> T {
+    thread
+        .join()
+        .unwrap_or_else(|panic| panic::resume_unwind(panic))
+}
+
 /// The producer side of either structure, as the threaded tests use it.
 pub trait Producer: Send + 'static {
     /// The matching consumer handle.
@@ -251,6 +323,16 @@ pub fn assert_increasing(who: &str, ids: &[u32]) {
 /// `1/divisor` of them in debug builds.
 pub fn cases(release: u32, divisor: u32) -> proptest::test_runner::Config {
     proptest::test_runner::Config::with_cases(scaled(release as usize, divisor as usize) as u32)
+}
+
+/// The reverse of [`scaled`], for limits: `release` in release builds,
+/// `release * factor` in debug builds.
+pub fn scaled_up(release: u64, factor: u64) -> u64 {
+    if cfg!(debug_assertions) {
+        release * factor
+    } else {
+        release
+    }
 }
 
 /// Scales a count for the build profile: the full count in release builds,

@@ -62,6 +62,9 @@ REFILL = [C + "a_stealer_never_unlinks_a_link_the_producer_is_still_filling",
 LEAK = [C + "a_drained_link_is_unlinked_while_the_producer_walks_prev",
         C + "chain_grows_while_a_stealer_pops"]
 P = "pool::"
+# Not loom models: tests of the serial thread-exit target (`isolated`), built
+# normally and run alone.
+TEST = "isolated:"
 BUCKET = [P + "threads_sharing_a_bucket_of_locals_each_put_into_a_built_local"]
 STEAL = [P + "an_owner_and_a_stealer_take_each_value_at_most_once",
          P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values",
@@ -180,7 +183,28 @@ BUGS = [
        "                if unowned(index) || index < usize::MAX {")], OWNED),
     ("index hand-off: a get adopts live threads' private values",
      [("pool/mod.rs", ".filter(|&(index, _)| unowned(index))",
-       ".filter(|&(index, _)| unowned(index) || index < usize::MAX)")], OWNED),
+       ".filter(|&(index, _)| unowned(index) || index < usize::MAX)")],
+     [P + "a_miss_after_a_thread_exit_never_adopts_a_live_threads_private_value"] + OWNED),
+    ("stale generation: a take reads the generation before its index; stamps wrap",
+     [("pool/mod.rs", """        let place = thread_index::current();
+        // Relaxed [generation]: it only selects chains and ages; values are""",
+       """        let early = self.generation.load(Ordering::Relaxed);
+        let place = thread_index::current();
+        // Relaxed [generation]: it only selects chains and ages; values are"""),
+      ("pool/mod.rs", """        let generation = self.generation.load(Ordering::Relaxed);
+        let Some(place) = place else {""", """        let generation = early;
+        let Some(place) = place else {"""),
+      ("pool/local.rs", "isize::MIN..=0 => Age::Primary,", "0 => Age::Primary,")],
+     [P + "a_value_inherited_with_an_index_is_never_older_than_the_takers_generation"]),
+    ("thread index: the word keeps the index after it is given back (teardown)",
+     [("pool/thread_index.rs", """        set_thread_word(GONE);
+        let mut registry""", """        let mut registry""")],
+     [TEST + "a_thread_in_teardown_never_uses_the_index_it_gave_back"]),
+    ("releases-scanned: stored after a scan that adopted a value",
+     [("pool/mod.rs", """            if found.is_none() {
+                // Relaxed [releases-scanned]""", """            if true {
+                // Relaxed [releases-scanned]""")],
+     [TEST + "misses_adopt_every_exited_threads_private_value_not_only_the_first"]),
     ("slot-publish order: push sets occupied after the fetch_add",
      [("dequeue.rs", "        slot.occupied.store(true, Ordering::Relaxed);\n", ""),
       ("dequeue.rs", "self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);",
@@ -195,25 +219,25 @@ BUGS = [
      [("pool/mod.rs", ".store(generation.wrapping_sub(1), Ordering::Relaxed);",
        ".store(generation, Ordering::Relaxed);")], HINT),
     ("index hand-off: adoption snapshots the unowned indices, then unlocks",
-     [("pool/thread_index.rs", """    let registry = try_lock(&REGISTRY)?;
+     [("pool/thread_index.rs", """    let registry = try_lock(&THREADS.registry)?;
     Some(f(&|index| {
-        !registry.taken""", """    let registry = try_lock(&REGISTRY)?.taken.clone();
+        !registry.taken""", """    let registry = try_lock(&THREADS.registry)?.taken.clone();
     Some(f(&|index| {
         !registry""")], ADOPT),
     ("index hand-off: adoption snapshots the free list, then unlocks",
-     [("pool/thread_index.rs", """    let registry = try_lock(&REGISTRY)?;
+     [("pool/thread_index.rs", """    let registry = try_lock(&THREADS.registry)?;
     Some(f(&|index| {
         !registry.taken.get(index).copied().unwrap_or(false)
-    }))""", """    let free = try_lock(&REGISTRY)?.free.clone();
+    }))""", """    let free = try_lock(&THREADS.registry)?.free.clone();
     Some(f(&|index| free.iter().any(|&Reverse(i)| i == index)))""")], ADOPT),
     ("index hand-off: cleanup snapshots the unowned indices, then unlocks",
-     [("pool/thread_index.rs", """    let registry = lock(&REGISTRY);
-    f(&|index| !registry.taken""", """    let registry = lock(&REGISTRY).taken.clone();
+     [("pool/thread_index.rs", """    let registry = lock(&THREADS.registry);
+    f(&|index| !registry.taken""", """    let registry = lock(&THREADS.registry).taken.clone();
     f(&|index| !registry""")], AGED_FREE),
     ("index hand-off: cleanup snapshots the free list, then unlocks",
-     [("pool/thread_index.rs", """    let registry = lock(&REGISTRY);
+     [("pool/thread_index.rs", """    let registry = lock(&THREADS.registry);
     f(&|index| !registry.taken.get(index).copied().unwrap_or(false))""",
-       """    let free = lock(&REGISTRY).free.clone();
+       """    let free = lock(&THREADS.registry).free.clone();
     f(&|index| free.iter().any(|&Reverse(i)| i == index))""")], AGED_FREE),
     ("enrollment: cleanup_all releases the pool's enrollment lock before aging it",
      [("pool/registry.rs", """            let pool = lock(&enrollment.pool);
@@ -228,6 +252,8 @@ for _, _, models in BUGS:
             ALL_MODELS.append(m)
 
 def reset_src():
+    global tests_exe
+    tests_exe = None
     dst = os.path.join(work, "src")
     shutil.rmtree(dst)
     shutil.copytree(pristine, dst)
@@ -242,9 +268,14 @@ def plant(edits):
                      f"(expected 1); update .ci/planted-bugs.sh:\n{old}")
         open(path, "w").write(text.replace(old, new))
 
-def build():
-    out = subprocess.run(["cargo", "test", "--release", "--test", "loom", "--no-run"],
-                         cwd=work, capture_output=True, text=True)
+def build(target="loom"):
+    env = dict(os.environ)
+    if target != "loom":
+        # A normal build, in a target directory of its own.
+        del env["RUSTFLAGS"]
+        env["CARGO_TARGET_DIR"] = env["CARGO_TARGET_DIR"] + "-tests"
+    out = subprocess.run(["cargo", "test", "--release", "--test", target, "--no-run"],
+                         cwd=work, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.stderr.write(out.stderr[-4000:])
         sys.exit("planted-bugs: the planted source does not compile")
@@ -268,9 +299,11 @@ PATTERNS = [
 
 def run_model(exe, model):
     start = time.time()
+    if model.startswith(TEST):
+        exe, model = exe_tests(), model[len(TEST):]
     try:
-        out = subprocess.run([exe, "--exact", model, "--nocapture"], cwd=work,
-                             capture_output=True, text=True, timeout=model_timeout)
+        out = subprocess.run([exe, "--exact", model, "--nocapture", "--test-threads=1"],
+                             cwd=work, capture_output=True, text=True, timeout=model_timeout)
     except subprocess.TimeoutExpired:
         return "timeout", time.time() - start, f"no verdict in {model_timeout} s"
     elapsed = time.time() - start
@@ -286,6 +319,15 @@ def run_model(exe, model):
     # Registry paths differ between machines: keep the crate and file.
     detail = re.sub(r"/\S*/(loom-[0-9.]+/)", r"\1", detail).rstrip(":")
     return "fail", elapsed, detail
+
+tests_exe = None
+
+def exe_tests():
+    """The thread-exit test binary for the source as planted now."""
+    global tests_exe
+    if tests_exe is None:
+        tests_exe = build("isolated")
+    return tests_exe
 
 rows = []
 ok = True

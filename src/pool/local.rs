@@ -223,6 +223,7 @@ impl<T> Local<T> {
     }
 
     /// Steals the oldest value of the chain for `generation`.
+    #[inline]
     pub(crate) fn steal(&self, generation: usize, guard: &epoch::Guard) -> Option<T> {
         self.chains[half(generation)].pop_tail(guard)
     }

@@ -7,6 +7,7 @@ mod locals;
 mod options;
 mod private_slot;
 mod registry;
+mod state;
 mod stats;
 mod sweeper;
 mod thread_index;
@@ -21,13 +22,14 @@ pub use sweeper::Sweeper;
 
 use crate::chain::DEFAULT_FIRST_CAPACITY;
 use crate::dequeue::check_capacity;
-use crate::sync::{const_fn_unless_loom, epoch, lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{epoch, lock, per_execution, Ordering, PerExecution};
 use crate::unwind::DropEach;
 use local::{half, Age, Leftover, Local, Taken};
-use locals::{Locals, Place};
+use locals::Place;
 use options::Rules;
-use registry::{Ages, Enrollment, Garbage};
-use stats::{Counters, Event};
+use registry::{Ages, Garbage};
+use state::State;
+use stats::Event;
 use std::fmt;
 use std::marker::PhantomPinned;
 use std::pin::Pin;
@@ -95,21 +97,10 @@ use std::pin::Pin;
 /// is_sync(&pool);
 /// ```
 pub struct Pool<T, F = fn() -> T> {
-    locals: Locals<T>,
-    /// The number of cleanups so far (see `Local`'s L3).
-    generation: AtomicUsize,
-    /// A generation at which a full scan found the victim chains empty:
-    /// later gets at that generation skip them (Go: `victimSize = 0`). A put
-    /// that moves a value onto a victim chain clears it.
-    victim_empty_at: AtomicUsize,
-    /// Serializes cleanups, which must each age the pool by exactly one step.
-    cleanup_lock: Mutex<()>,
+    /// Locals, generation, counters: one per loom execution under loom.
+    state: PerExecution<State<T>>,
     first_capacity: usize,
     rules: Rules<T>,
-    /// Counts for threads without a local (exiting) and for cleanups.
-    counters: Counters,
-    /// Set while the pool is in the registry (see `registry`'s E1).
-    enrollment: Mutex<Option<Arc<Enrollment>>>,
     /// `register` relies on a pinned pool staying where it is.
     _pinned: PhantomPinned,
     create: F,
@@ -125,6 +116,9 @@ impl<T, F> Pool<T, F> {
     pub fn with_first_link_capacity(mut self, capacity: usize) -> Self {
         check_capacity("Pool first-link", capacity);
         self.first_capacity = capacity;
+        // A pool built at run time has its state from here on, created on
+        // this thread (only loom builds it lazily; see `PerExecution`).
+        self.state.build_now();
         self
     }
 
@@ -159,11 +153,11 @@ impl<T, F> Pool<T, F> {
         // Loaded after `current()`, which may acquire the index: every put
         // by the index's previous owners happens-before this load (R3), so
         // by coherence no stamp in the local is newer than `generation`.
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.state.generation.load(Ordering::Relaxed);
         let Some(place) = place else {
             return self.take_from_elsewhere(None, None, generation, miss);
         };
-        let local = self.locals.get_or_create(place, self.first_capacity);
+        let local = self.state.locals.get_or_create(place, self.first_capacity);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         match unsafe { local.take_private(generation) } {
             Taken::Value(value) => {
@@ -220,7 +214,7 @@ impl<T, F> Pool<T, F> {
         generation: usize,
     ) -> Option<(T, Event)> {
         let guard = epoch::pin();
-        for other in self.locals.others_after(own) {
+        for other in self.state.locals.others_after(own) {
             if let Some(value) = other.steal(generation, &guard) {
                 return Some((value, Event::Stolen));
             }
@@ -239,17 +233,19 @@ impl<T, F> Pool<T, F> {
         }
         // Relaxed [victim-empty]: a hint; a stale answer costs one scan or
         // skips values until the next cleanup, never loses them.
-        if self.victim_empty_at.load(Ordering::Relaxed) == generation {
+        if self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
             return None;
         }
         let victim = generation.wrapping_sub(1);
-        for local in self.locals.all_from(own) {
+        for local in self.state.locals.all_from(own) {
             if let Some(value) = local.steal(victim, &guard) {
                 return Some((value, Event::FromVictim));
             }
         }
         // Relaxed [victim-empty]: as above.
-        self.victim_empty_at.store(generation, Ordering::Relaxed);
+        self.state
+            .victim_empty_at
+            .store(generation, Ordering::Relaxed);
         None
     }
 
@@ -258,7 +254,8 @@ impl<T, F> Pool<T, F> {
     /// is busy: this is a last resort before creating.
     fn adopt_from_exited(&self, generation: usize) -> Option<(T, Event)> {
         thread_index::try_with_unowned_indices(|unowned| {
-            self.locals
+            self.state
+                .locals
                 .iter()
                 .filter(|&(index, _)| unowned(index))
                 // SAFETY: no thread holds `index`, and none can acquire it
@@ -282,7 +279,7 @@ impl<T, F> Pool<T, F> {
     fn count(&self, local: Option<&Local<T>>, event: Event, by: u64) {
         match local {
             Some(local) => local.counters.bump_owned(event, by),
-            None => self.counters.bump_shared(event, by),
+            None => self.state.counters.bump_shared(event, by),
         }
     }
 
@@ -299,10 +296,10 @@ impl<T, F> Pool<T, F> {
             place,
             self.rules.keep.is_none() && self.rules.reset.is_none(),
         ) {
-            let local = self.locals.get_or_create(place, self.first_capacity);
+            let local = self.state.locals.get_or_create(place, self.first_capacity);
             self.count(Some(local), Event::Put, 1);
             // Relaxed [generation]: as in `try_take`.
-            let generation = self.generation.load(Ordering::Relaxed);
+            let generation = self.state.generation.load(Ordering::Relaxed);
             // SAFETY: this thread holds index `place.index`, so it owns the
             // local.
             if let Err(value) = unsafe { local.fill_private(value, generation) } {
@@ -323,9 +320,10 @@ impl<T, F> Pool<T, F> {
             Leftover::MovedToVictim => {
                 // Relaxed [victim-empty]: the hint; a victim chain is not
                 // empty any more, so gets must scan it again.
-                if self.victim_empty_at.load(Ordering::Relaxed) == generation {
+                if self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
                     // Relaxed [victim-empty]: as above.
-                    self.victim_empty_at
+                    self.state
+                        .victim_empty_at
                         .store(generation.wrapping_sub(1), Ordering::Relaxed);
                 }
             }
@@ -339,7 +337,7 @@ impl<T, F> Pool<T, F> {
     #[cold]
     #[inline(never)]
     fn put_screened(&self, place: Option<Place>, value: T) {
-        let local = place.map(|place| self.locals.get_or_create(place, self.first_capacity));
+        let local = place.map(|place| self.state.locals.get_or_create(place, self.first_capacity));
         self.count(local, Event::Put, 1);
         let Some(value) = self.screen(local, value) else {
             return;
@@ -350,7 +348,7 @@ impl<T, F> Pool<T, F> {
             return;
         };
         // Relaxed [generation]: as in `try_take`.
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         if let Err(value) = unsafe { local.fill_private(value, generation) } {
             self.put_behind_private(local, value, generation);
@@ -441,8 +439,8 @@ impl<T, F> Pool<T, F> {
     /// ```
     pub fn stats(&self) -> PoolStats {
         let mut stats = PoolStats::default();
-        self.counters.add_to(&mut stats);
-        for (_, local) in self.locals.iter() {
+        self.state.counters.add_to(&mut stats);
+        for (_, local) in self.state.locals.iter() {
             local.counters.add_to(&mut stats);
         }
         stats.retained = stats
@@ -453,21 +451,21 @@ impl<T, F> Pool<T, F> {
 
     /// Does the work of `cleanup` and returns the values to drop.
     fn age_one_step(&self) -> DropEach<T> {
-        let _one_at_a_time = lock(&self.cleanup_lock);
+        let _one_at_a_time = lock(&self.state.cleanup_lock);
         // Relaxed [generation]: only cleanups store it, and they hold the lock.
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.state.generation.load(Ordering::Relaxed);
         let next = generation.wrapping_add(1);
         let mut dropped = Vec::new();
         let guard = epoch::pin();
         // The chains that become primary at `next` hold the current victims.
-        for (_, local) in self.locals.iter() {
+        for (_, local) in self.state.locals.iter() {
             while let Some(value) = local.steal(next, &guard) {
                 dropped.push(value);
             }
         }
         drop(guard);
         thread_index::with_unowned_indices(|unowned| {
-            for (index, local) in self.locals.iter() {
+            for (index, local) in self.state.locals.iter() {
                 if unowned(index) {
                     // SAFETY: no thread holds `index` and none can acquire it
                     // while we hold the registry lock, so we act as the owner
@@ -481,32 +479,26 @@ impl<T, F> Pool<T, F> {
         debug_assert_eq!(half(next), half(generation.wrapping_sub(1)));
         // Relaxed [generation]: as in `try_take`; the chains drained above
         // are safe to use as primary whichever generation a thread reads.
-        self.generation.store(next, Ordering::Relaxed);
-        self.counters
+        self.state.generation.store(next, Ordering::Relaxed);
+        self.state
+            .counters
             .bump_shared(Event::DroppedByCleanup, dropped.len() as u64);
         DropEach(dropped)
     }
 }
 
 impl<T, F: Fn() -> T> Pool<T, F> {
-    const_fn_unless_loom! {
-        /// Creates an empty pool that calls `create` when it has nothing to give.
-        ///
-        /// `const`, so a pool can be a `static`; nothing is allocated until a
-        /// thread first uses it.
-        pub const fn new(create: F) -> Self {
-            Pool {
-                locals: Locals::new(),
-                generation: AtomicUsize::new(0),
-                victim_empty_at: AtomicUsize::new(0),
-                cleanup_lock: Mutex::new(()),
-                first_capacity: DEFAULT_FIRST_CAPACITY,
-                rules: Rules::NONE,
-                counters: Counters::new(),
-                enrollment: Mutex::new(None),
-                _pinned: PhantomPinned,
-                create,
-            }
+    /// Creates an empty pool that calls `create` when it has nothing to give.
+    ///
+    /// `const`, so a pool can be a `static`; nothing is allocated until a
+    /// thread first uses it.
+    pub const fn new(create: F) -> Self {
+        Pool {
+            state: per_execution!(State::new),
+            first_capacity: DEFAULT_FIRST_CAPACITY,
+            rules: Rules::NONE,
+            _pinned: PhantomPinned,
+            create,
         }
     }
 
@@ -593,7 +585,7 @@ impl<T, F> Pool<T, F> {
         F: Sync + 'static,
     {
         let pool: &Self = self.get_ref();
-        let mut enrollment = lock(&pool.enrollment);
+        let mut enrollment = lock(&pool.state.enrollment);
         if enrollment.is_none() {
             let erased: *const (dyn Ages + 'static) = pool;
             // SAFETY: the pool is pinned, so it stays at this address until
@@ -611,7 +603,7 @@ impl<T: Send + 'static, F: Sync + 'static> Ages for Pool<T, F> {
 
 impl<T, F> Drop for Pool<T, F> {
     fn drop(&mut self) {
-        if let Some(enrollment) = lock(&self.enrollment).take() {
+        if let Some(enrollment) = lock(&self.state.enrollment).take() {
             registry::withdraw(enrollment);
         }
     }
@@ -621,8 +613,8 @@ impl<T, F> fmt::Debug for Pool<T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             // Relaxed [generation]: a snapshot for display.
-            .field("generation", &self.generation.load(Ordering::Relaxed))
-            .field("locals", &self.locals)
+            .field("generation", &self.state.generation.load(Ordering::Relaxed))
+            .field("locals", &self.state.locals)
             .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,8 @@
 
 mod chain;
 mod dequeue;
+#[cfg(feature = "model")]
+pub mod model;
 mod pool;
 mod sync;
 mod unwind;

@@ -188,7 +188,11 @@ mod loom_thread {
     }
 
     loom::lazy_static! {
-        static ref COLLECTOR: Collector = Collector::new();
+        // Created by the first thread that pins, and published to the
+        // others by the lazy static; freed with the execution's scope (see
+        // `execution::Scope`), so its teardown has a fixed place.
+        static ref COLLECTOR: &'static Collector =
+            super::execution::free_at_end(Collector::new());
     }
 
     loom::thread_local! {
@@ -333,19 +337,28 @@ pub(crate) use per_execution;
 /// # Invariants
 ///
 /// - X1: every state in `states` came from `Box::into_raw`; it is freed
-///   only by `Drop`, and only if it belongs to the execution running then
-///   (loom types of an execution that has ended must not be touched, so the
-///   states of ended executions are leaked on purpose).
+///   once, while its execution runs: by `Drop` if the pool is dropped in
+///   that execution, else when the execution ends (X4). Loom types of an
+///   execution that has ended must never be touched again, so an entry of
+///   an ended execution is only counted, never read.
 /// - X2: `states` holds at most one entry per OS thread: the state of the
 ///   latest execution that OS thread ran (loom runs all the threads of one
 ///   model on the OS thread that called `loom::model`; parallel tests each
-///   have their own). An entry replaced by a newer execution's is leaked.
+///   have their own). An entry of an ended execution is replaced by the
+///   next execution's and counted in `left_behind`.
 /// - X3: a state's creation happens-before every use of it: each entry has
 ///   a loom lazy static of its own (leaked, so its address is never reused),
 ///   initialized right after the state is built, and every access reads it.
 ///   loom publishes a lazy static's initialization to its readers without a
 ///   scheduling point. Without this edge, loom would report the first use
 ///   of a state by a second thread as a race with its creation.
+/// - X4: from creation until `Drop` takes it back, a state is registered
+///   with the execution's `Scope`, which frees it when the execution ends:
+///   a static pool's values and links are then dropped inside the
+///   execution, as loom's leak check requires. A pool that outlives the
+///   execution some other way (leaked) has its values dropped then too:
+///   under loom, such a pool must not hold values that borrow from the
+///   model closure.
 #[cfg(loom)]
 pub(crate) struct PerExecution<S> {
     init: fn() -> S,
@@ -387,34 +400,66 @@ const ACROSS_EXECUTIONS: &str = "victim-pool under loom: a pool's contents belon
      (each execution then builds its own), or declare it as a `static` (each execution then \
      starts from a fresh, empty pool). See victim_pool::docs::model_checking.";
 
+/// Under loom, what the crate keeps for one loom execution and tears down
+/// at its end.
 #[cfg(loom)]
-mod execution_id {
+mod execution {
     use std::cell::Cell;
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
 
     /// Hands out execution identities, unique in the process.
     static NEXT: AtomicU64 = AtomicU64::new(1);
 
     std::thread_local! {
         /// The identity of the execution that this OS thread runs now, or
-        /// ran last; replaced when a loom execution that used a pool ends.
+        /// ran last; replaced when an execution that used the crate ends.
         static CURRENT: Cell<u64> = Cell::new(NEXT.fetch_add(1, Ordering::Relaxed));
     }
 
-    /// Dropped by loom at the end of every execution in which it was
-    /// touched; the next execution then gets a new identity. Its drop
-    /// performs no loom operation, so the order in which loom drops its
-    /// lazy statics does not matter.
-    pub(super) struct EndOfExecution;
+    /// A state to drop when the execution ends, unless its owner drops it
+    /// first: a `Box<S>` as a raw pointer, and the function that frees it.
+    struct Pending {
+        state: *mut (),
+        free: unsafe fn(*mut ()),
+    }
 
-    impl Drop for EndOfExecution {
+    // SAFETY: loom runs all threads of an execution on one OS thread; the
+    // pointer only moves between its loom threads.
+    unsafe impl Send for Pending {}
+
+    /// What the crate frees when the execution ends: the states of pools
+    /// still alive then (a static pool's links and values) and the epoch
+    /// collector, in the order they were created. loom drops its lazy
+    /// statics in `HashMap` order, which differs between executions: two
+    /// of them whose drops perform loom operations make the same schedule
+    /// take different paths. So this is the only one whose drop does.
+    pub(crate) struct Scope {
+        pending: Mutex<Vec<Pending>>,
+    }
+
+    impl Drop for Scope {
         fn drop(&mut self) {
+            let pending = std::mem::take(
+                self.pending
+                    .get_mut()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
+            for Pending { state, free } in pending {
+                // SAFETY: registered by `PerExecution` with the matching
+                // free function and not deregistered, so nobody else frees
+                // it; its loom objects belong to this execution, which is
+                // still running (see `PerExecution`'s X4).
+                unsafe { free(state) };
+            }
             CURRENT.with(|current| current.set(NEXT.fetch_add(1, Ordering::Relaxed)));
         }
     }
 
     loom::lazy_static! {
-        static ref END: EndOfExecution = EndOfExecution;
+        static ref SCOPE: Scope = Scope {
+            pending: Mutex::new(Vec::new()),
+        };
     }
 
     /// The identity of the running execution, read without any modelled
@@ -423,17 +468,59 @@ mod execution_id {
         CURRENT.with(Cell::get)
     }
 
-    /// Makes the end of the running execution change [`current`]; `false`
-    /// if no loom execution is running on this thread (or it is shutting
-    /// down).
-    pub(super) fn watch_for_end() -> bool {
+    /// Whether a loom execution is running on this thread (and is not
+    /// shutting down).
+    pub(super) fn running() -> bool {
         let touch = || {
-            let _: &EndOfExecution = &END;
+            let _: &Scope = &SCOPE;
         };
         // Outside an execution loom panics (its own message goes to the
         // panic hook); this catches it so the caller can say what to do.
         std::panic::catch_unwind(touch).is_ok()
     }
+
+    /// Has `state` freed by `free` when the execution ends, unless taken
+    /// back with [`keep`] (and makes [`current`] change then).
+    pub(super) fn drop_at_end(state: *mut (), free: unsafe fn(*mut ())) {
+        lock(&SCOPE.pending).push(Pending { state, free });
+    }
+
+    /// Moves `value` to the heap until the execution ends; it is freed then.
+    pub(super) fn free_at_end<V>(value: V) -> &'static V {
+        let value = Box::into_raw(Box::new(value));
+        lock(&SCOPE.pending).push(Pending {
+            state: value.cast(),
+            free: super::free_state::<V>,
+        });
+        // SAFETY: freed only by the scope's drop, when the execution ends;
+        // nothing of this execution runs after that but thread-local
+        // destructors, which reach it through a lazy static that is gone by
+        // then (and panics when used).
+        unsafe { &*value }
+    }
+
+    /// Takes `state` back from [`drop_at_end`]: its owner frees it.
+    pub(super) fn keep(state: *mut ()) {
+        lock(&SCOPE.pending).retain(|pending| pending.state != state);
+    }
+
+    fn lock(pending: &Mutex<Vec<Pending>>) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Frees a state of type `S` registered as `*mut ()`.
+///
+/// # Safety
+///
+/// `state` came from `Box::<S>::into_raw`, is freed once, and its loom
+/// objects belong to the running execution.
+#[cfg(loom)]
+unsafe fn free_state<S>(state: *mut ()) {
+    // SAFETY: forwarded from the caller.
+    drop(unsafe { Box::from_raw(state.cast::<S>()) });
 }
 
 #[cfg(loom)]
@@ -469,7 +556,7 @@ impl<S> std::ops::Deref for PerExecution<S> {
     /// Outside a loom execution.
     fn deref(&self) -> &S {
         let os_thread = std::thread::current().id();
-        let execution = execution_id::current();
+        let execution = execution::current();
         let mut states = self
             .states
             .lock()
@@ -487,10 +574,13 @@ impl<S> std::ops::Deref for PerExecution<S> {
                 state
             }
             None => {
-                assert!(execution_id::watch_for_end(), "{ACROSS_EXECUTIONS}");
+                assert!(execution::running(), "{ACROSS_EXECUTIONS}");
                 // Building the state creates loom objects but performs no
                 // modelled operation, so no other loom thread runs meanwhile.
                 let state = Box::into_raw(Box::new((self.init)())).cast::<()>();
+                // X4: a state still here when the execution ends is freed
+                // then.
+                execution::drop_at_end(state, free_state::<S>);
                 let created: &'static loom::lazy_static::Lazy<()> =
                     Box::leak(Box::new(loom::lazy_static::Lazy {
                         init: || (),
@@ -523,7 +613,7 @@ impl<S> std::ops::Deref for PerExecution<S> {
 impl<S> Drop for PerExecution<S> {
     fn drop(&mut self) {
         let os_thread = std::thread::current().id();
-        let execution = execution_id::current();
+        let execution = execution::current();
         let states = self
             .states
             .get_mut()
@@ -531,9 +621,11 @@ impl<S> Drop for PerExecution<S> {
         let mut others = states.left_behind;
         for live in &states.live {
             if live.os_thread == os_thread && live.execution == execution {
-                // SAFETY: X1: from `Box::into_raw`, freed once, here, during
-                // the execution whose loom objects it holds.
-                drop(unsafe { Box::from_raw(live.state.cast::<S>()) });
+                execution::keep(live.state);
+                // SAFETY: X1, X4: from `Box::into_raw`, taken back from the
+                // end of the execution, and freed once, here, during the
+                // execution whose loom objects it holds.
+                unsafe { free_state::<S>(live.state) };
             } else {
                 others += 1;
             }

@@ -24,6 +24,8 @@ pub mod docs {
     pub mod orderings {}
     #[doc = include_str!("../docs/testing.md")]
     pub mod testing {}
+    #[doc = include_str!("../docs/model-checking.md")]
+    pub mod model_checking {}
     #[doc = include_str!("../docs/benchmarks.md")]
     pub mod benchmarks {}
 }

@@ -6,6 +6,5 @@ mod dequeue;
 mod model;
 mod pool;
 mod pool_concurrent;
-mod pool_model;
 mod stress;
 mod support;

@@ -1,4 +1,4 @@
-//! `Pool` against its reference model (`pool_model`), step by step. The
+//! `Pool` against its published reference model (`victim_pool::model`), step by step. The
 //! concurrent scripts checked for conservation are in `pool_concurrent`.
 //!
 //! # Lockstep: why the model can predict a real pool
@@ -22,15 +22,15 @@
 //!
 //! A worker that exits leaves its local behind, and what the pool does with
 //! that local's private value depends on other tests' threads (see
-//! `pool_model`'s docs): there the model follows the pool's answer, within
+//! `victim_pool::model`'s docs): there the model follows the pool's answer, within
 //! what the contract allows. Exited workers are not replaced within a case.
 
-use crate::pool_model::{Effects, Id, ModelCounts, PoolModel, Rules};
 use proptest::prelude::*;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
+use victim_pool::model::{Effects, Id, ModelCounts, PoolModel, Rules};
 use victim_pool::{OwnedPoolGuard, Pool, PoolBuilder, PoolGuard, PoolStats};
 
 // ---------------------------------------------------------------------------
@@ -358,7 +358,7 @@ fn check_against_model(threads: usize, first_link: usize, rules: Rules, script: 
             let p = Arc::clone(&pool);
             // Each arm runs the operation, then asks the model what it should
             // have done (gets tell the model what they returned: see
-            // `pool_model` on exited threads).
+            // `victim_pool::model` on exited threads).
             let (expected, got): (Effects, Option<Id>) = match &step.action {
                 Action::PutHeld(k) if !held.is_empty() => {
                     let value = held.remove(k % held.len());

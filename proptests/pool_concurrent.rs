@@ -3,10 +3,10 @@
 //! exactly once, whatever the interleaving.
 
 use crate::pool::rules;
-use crate::pool_model::Rules;
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Barrier, Mutex};
+use victim_pool::model::Rules;
 use victim_pool::{Pool, PoolBuilder};
 
 /// Where a value is, from the test's point of view.

@@ -7,6 +7,7 @@
 #![doc = "[orderings]: crate::docs::orderings"]
 #![doc = "[testing]: crate::docs::testing"]
 #![doc = "[go-port]: crate::docs::go_port"]
+#![doc = "[model-checking]: crate::docs::model_checking"]
 #![doc = "[benchmarks]: crate::docs#benchmarks"]
 #![doc = "[contributing]: crate::docs::contributing"]
 #![doc = ""]
@@ -14,6 +15,8 @@
 
 mod chain;
 mod dequeue;
+#[cfg(feature = "model")]
+pub mod model;
 mod pool;
 mod sync;
 mod unwind;
@@ -54,4 +57,6 @@ pub mod docs {
     #[doc = ""]
     #[doc = include_str!("../CONTRIBUTING.md")]
     pub mod contributing {}
+    #[doc = include_str!("../docs/model-checking.md")]
+    pub mod model_checking {}
 }

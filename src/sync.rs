@@ -14,6 +14,8 @@ compile_error!(
 );
 
 pub(crate) use crossbeam_utils::CachePadded;
+#[cfg(loom)]
+use std::fmt;
 
 /// Epoch-based reclamation, as modelled by loom under `--cfg crossbeam_loom`.
 pub(crate) mod epoch {
@@ -213,7 +215,11 @@ mod loom_thread {
     }
 
     loom::lazy_static! {
-        static ref COLLECTOR: Collector = Collector::new();
+        // Created by the first thread that pins, and published to the
+        // others by the lazy static; freed with the execution's scope (see
+        // `execution::Scope`), so its teardown has a fixed place.
+        static ref COLLECTOR: &'static Collector =
+            super::execution::free_at_end(Collector::new());
     }
 
     loom::thread_local! {
@@ -334,6 +340,369 @@ macro_rules! const_fn_unless_loom {
     };
 }
 pub(crate) use const_fn_unless_loom;
+
+/// State that loom must model: a plain `S` normally, one `S` per loom
+/// execution under loom. Declared with [`per_execution!`].
+///
+/// A `static` holding loom types is a problem for loom: its atomics and
+/// mutexes must be created inside the execution that uses them, and every
+/// execution must start from the same state. So under loom this wrapper
+/// keeps the function that builds `S` and creates a fresh `S` the first time
+/// each execution uses it; in a normal build it is the `S` itself, built by a
+/// `const fn`, and dereferencing it costs nothing.
+#[cfg(not(loom))]
+#[repr(transparent)]
+pub(crate) struct PerExecution<S>(S);
+
+#[cfg(not(loom))]
+impl<S> PerExecution<S> {
+    /// Wraps a state built in a `const` context (see [`per_execution!`]).
+    pub(crate) const fn new(state: S) -> Self {
+        PerExecution(state)
+    }
+
+    /// Nothing to do: the state was built with the pool.
+    #[inline(always)]
+    pub(crate) const fn build_now(&self) {}
+}
+
+#[cfg(not(loom))]
+impl<S> std::ops::Deref for PerExecution<S> {
+    type Target = S;
+
+    #[inline(always)]
+    fn deref(&self) -> &S {
+        &self.0
+    }
+}
+
+/// Builds a [`PerExecution`] from the path of a constructor of `S`: called in
+/// place (and `const`) normally; under loom kept and called once per
+/// execution.
+#[cfg(not(loom))]
+macro_rules! per_execution {
+    ($init:path) => {
+        $crate::sync::PerExecution::new($init())
+    };
+}
+#[cfg(loom)]
+macro_rules! per_execution {
+    ($init:path) => {
+        $crate::sync::PerExecution::new($init)
+    };
+}
+pub(crate) use per_execution;
+
+/// Under loom: one `S` per execution, created on the execution's first use.
+///
+/// # Invariants
+///
+/// - X1: every state in `states` came from `Box::into_raw`; it is freed
+///   once, while its execution runs: by `Drop` if the pool is dropped in
+///   that execution, else when the execution ends (X4). Loom types of an
+///   execution that has ended must never be touched again, so an entry of
+///   an ended execution is only counted, never read.
+/// - X2: `states` holds at most one entry per OS thread: the state of the
+///   latest execution that OS thread ran (loom runs all the threads of one
+///   model on the OS thread that called `loom::model`; parallel tests each
+///   have their own). An entry of an ended execution is replaced by the
+///   next execution's and counted in `left_behind`.
+/// - X3: a state's creation happens-before every use of it: each entry has
+///   a loom lazy static of its own (leaked, so its address is never reused),
+///   initialized right after the state is built, and every access reads it.
+///   loom publishes a lazy static's initialization to its readers without a
+///   scheduling point. Without this edge, loom would report the first use
+///   of a state by a second thread as a race with its creation.
+/// - X4: from creation until `Drop` takes it back, a state is registered
+///   with the execution's `Scope`, which frees it when the execution ends:
+///   a static pool's values and links are then dropped inside the
+///   execution, as loom's leak check requires. A pool that outlives the
+///   execution some other way (leaked) has its values dropped then too:
+///   under loom, such a pool must not hold values that borrow from the
+///   model closure.
+#[cfg(loom)]
+pub(crate) struct PerExecution<S> {
+    init: fn() -> S,
+    states: std::sync::Mutex<PerExecutionStates>,
+    _owns: std::marker::PhantomData<S>,
+}
+
+#[cfg(loom)]
+struct PerExecutionStates {
+    live: Vec<LiveState>,
+    /// How many states of ended executions were left behind.
+    left_behind: usize,
+}
+
+#[cfg(loom)]
+struct LiveState {
+    os_thread: std::thread::ThreadId,
+    execution: u64,
+    /// A `*mut S`.
+    state: *mut (),
+    /// Carries the happens-before edge from the state's creation (X3).
+    created: &'static loom::lazy_static::Lazy<()>,
+}
+
+// SAFETY: the wrapper owns its states (X1), so moving it to another thread
+// moves them: `S: Send` suffices.
+#[cfg(loom)]
+unsafe impl<S: Send> Send for PerExecution<S> {}
+// SAFETY: shared access gives out `&S` on any thread (`S: Sync`), and a state
+// is created on one thread and may be dropped on another (`S: Send`).
+#[cfg(loom)]
+unsafe impl<S: Send + Sync> Sync for PerExecution<S> {}
+
+/// What to do when a pool meets a loom execution it does not belong to.
+#[cfg(loom)]
+const ACROSS_EXECUTIONS: &str = "victim-pool under loom: a pool's contents belong to one \
+     loom execution, but this pool was used outside any execution, or kept from one execution \
+     into another and then dropped. Create the pool inside the closure given to loom::model \
+     (each execution then builds its own), or declare it as a `static` (each execution then \
+     starts from a fresh, empty pool). See victim_pool::docs::model_checking.";
+
+/// Under loom, what the crate keeps for one loom execution and tears down
+/// at its end.
+#[cfg(loom)]
+mod execution {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    /// Hands out execution identities, unique in the process.
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+
+    std::thread_local! {
+        /// The identity of the execution that this OS thread runs now, or
+        /// ran last; replaced when an execution that used the crate ends.
+        static CURRENT: Cell<u64> = Cell::new(NEXT.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// A state to drop when the execution ends, unless its owner drops it
+    /// first: a `Box<S>` as a raw pointer, and the function that frees it.
+    struct Pending {
+        state: *mut (),
+        free: unsafe fn(*mut ()),
+    }
+
+    // SAFETY: loom runs all threads of an execution on one OS thread; the
+    // pointer only moves between its loom threads.
+    unsafe impl Send for Pending {}
+
+    /// What the crate frees when the execution ends: the states of pools
+    /// still alive then (a static pool's links and values) and the epoch
+    /// collector, in the order they were created. loom drops its lazy
+    /// statics in `HashMap` order, which differs between executions: two
+    /// of them whose drops perform loom operations make the same schedule
+    /// take different paths. So this is the only one whose drop does.
+    pub(crate) struct Scope {
+        pending: Mutex<Vec<Pending>>,
+    }
+
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            let pending = std::mem::take(
+                self.pending
+                    .get_mut()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
+            for Pending { state, free } in pending {
+                // SAFETY: registered by `PerExecution` with the matching
+                // free function and not deregistered, so nobody else frees
+                // it; its loom objects belong to this execution, which is
+                // still running (see `PerExecution`'s X4).
+                unsafe { free(state) };
+            }
+            CURRENT.with(|current| current.set(NEXT.fetch_add(1, Ordering::Relaxed)));
+        }
+    }
+
+    loom::lazy_static! {
+        static ref SCOPE: Scope = Scope {
+            pending: Mutex::new(Vec::new()),
+        };
+    }
+
+    /// The identity of the running execution, read without any modelled
+    /// operation.
+    pub(super) fn current() -> u64 {
+        CURRENT.with(Cell::get)
+    }
+
+    /// Whether a loom execution is running on this thread (and is not
+    /// shutting down).
+    pub(super) fn running() -> bool {
+        let touch = || {
+            let _: &Scope = &SCOPE;
+        };
+        // Outside an execution loom panics (its own message goes to the
+        // panic hook); this catches it so the caller can say what to do.
+        std::panic::catch_unwind(touch).is_ok()
+    }
+
+    /// Has `state` freed by `free` when the execution ends, unless taken
+    /// back with [`keep`] (and makes [`current`] change then).
+    pub(super) fn drop_at_end(state: *mut (), free: unsafe fn(*mut ())) {
+        lock(&SCOPE.pending).push(Pending { state, free });
+    }
+
+    /// Moves `value` to the heap until the execution ends; it is freed then.
+    pub(super) fn free_at_end<V>(value: V) -> &'static V {
+        let value = Box::into_raw(Box::new(value));
+        lock(&SCOPE.pending).push(Pending {
+            state: value.cast(),
+            free: super::free_state::<V>,
+        });
+        // SAFETY: freed only by the scope's drop, when the execution ends;
+        // nothing of this execution runs after that but thread-local
+        // destructors, which reach it through a lazy static that is gone by
+        // then (and panics when used).
+        unsafe { &*value }
+    }
+
+    /// Takes `state` back from [`drop_at_end`]: its owner frees it.
+    pub(super) fn keep(state: *mut ()) {
+        lock(&SCOPE.pending).retain(|pending| pending.state != state);
+    }
+
+    fn lock(pending: &Mutex<Vec<Pending>>) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Frees a state of type `S` registered as `*mut ()`.
+///
+/// # Safety
+///
+/// `state` came from `Box::<S>::into_raw`, is freed once, and its loom
+/// objects belong to the running execution.
+#[cfg(loom)]
+unsafe fn free_state<S>(state: *mut ()) {
+    // SAFETY: forwarded from the caller.
+    drop(unsafe { Box::from_raw(state.cast::<S>()) });
+}
+
+#[cfg(loom)]
+impl<S> PerExecution<S> {
+    /// Keeps `init` to build the state of each execution.
+    pub(crate) const fn new(init: fn() -> S) -> Self {
+        PerExecution {
+            init,
+            states: std::sync::Mutex::new(PerExecutionStates {
+                live: Vec::new(),
+                left_behind: 0,
+            }),
+            _owns: std::marker::PhantomData,
+        }
+    }
+
+    /// Builds the running execution's state now, on this thread, if it does
+    /// not exist yet; for a pool built at run time, so that its state is
+    /// created where the pool is, as in a normal build.
+    pub(crate) fn build_now(&self) {
+        let _: &S = self;
+    }
+}
+
+#[cfg(loom)]
+impl<S> std::ops::Deref for PerExecution<S> {
+    type Target = S;
+
+    /// The running execution's state, created on its first use.
+    ///
+    /// # Panics
+    ///
+    /// Outside a loom execution.
+    fn deref(&self) -> &S {
+        let os_thread = std::thread::current().id();
+        let execution = execution::current();
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let found = states
+            .live
+            .iter()
+            .find(|live| live.os_thread == os_thread && live.execution == execution)
+            .map(|live| (live.state, live.created));
+        let state = match found {
+            Some((state, created)) => {
+                drop(states);
+                // X3: acquire the state's creation.
+                let _: &() = created.get();
+                state
+            }
+            None => {
+                assert!(execution::running(), "{ACROSS_EXECUTIONS}");
+                // Building the state creates loom objects but performs no
+                // modelled operation, so no other loom thread runs meanwhile.
+                let state = Box::into_raw(Box::new((self.init)())).cast::<()>();
+                // X4: a state still here when the execution ends is freed
+                // then.
+                execution::drop_at_end(state, free_state::<S>);
+                let created: &'static loom::lazy_static::Lazy<()> =
+                    Box::leak(Box::new(loom::lazy_static::Lazy {
+                        init: || (),
+                        _p: std::marker::PhantomData,
+                    }));
+                // X2: this OS thread's earlier execution has ended: leak its
+                // state (X1).
+                let before = states.live.len();
+                states.live.retain(|live| live.os_thread != os_thread);
+                states.left_behind += before - states.live.len();
+                states.live.push(LiveState {
+                    os_thread,
+                    execution,
+                    state,
+                    created,
+                });
+                drop(states);
+                // X3: initializing the lazy static releases the creation.
+                let _: &() = created.get();
+                state
+            }
+        };
+        // SAFETY: X1: the state stays allocated until `self` is dropped,
+        // which cannot happen while `&self` is borrowed.
+        unsafe { &*state.cast::<S>() }
+    }
+}
+
+#[cfg(loom)]
+impl<S> Drop for PerExecution<S> {
+    fn drop(&mut self) {
+        let os_thread = std::thread::current().id();
+        let execution = execution::current();
+        let states = self
+            .states
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut others = states.left_behind;
+        for live in &states.live {
+            if live.os_thread == os_thread && live.execution == execution {
+                execution::keep(live.state);
+                // SAFETY: X1, X4: from `Box::into_raw`, taken back from the
+                // end of the execution, and freed once, here, during the
+                // execution whose loom objects it holds.
+                unsafe { free_state::<S>(live.state) };
+            } else {
+                others += 1;
+            }
+        }
+        if others > 0 && !std::thread::panicking() {
+            panic!("{ACROSS_EXECUTIONS}");
+        }
+    }
+}
+
+#[cfg(loom)]
+impl<S> fmt::Debug for PerExecution<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("PerExecution { .. }")
+    }
+}
 
 /// An array of null atomic pointers, in a `const` context where the
 /// platform allows it.

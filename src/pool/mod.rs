@@ -8,6 +8,7 @@ mod locals;
 mod options;
 mod private_slot;
 mod registry;
+mod state;
 mod stats;
 mod sweeper;
 mod thread_index;
@@ -19,13 +20,13 @@ pub use stats::PoolStats;
 pub use sweeper::{sweep_every, Sweeper};
 
 use crate::chain::DEFAULT_FIRST_CAPACITY;
-use crate::sync::{const_fn_unless_loom, epoch, lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution};
 use crate::unwind::DropEach;
 use local::{half, Age, Leftover, Local, Taken};
-use locals::Locals;
 use options::{check_first_capacity, Rules};
-use registry::{Ages, Enrollment, Garbage};
-use stats::{Counters, Event};
+use registry::{Ages, Garbage};
+use state::State;
+use stats::Event;
 use std::fmt;
 use std::marker::PhantomPinned;
 use std::panic::{RefUnwindSafe, UnwindSafe};
@@ -114,25 +115,10 @@ use std::pin::Pin;
 /// case), so `catch_unwind(|| POOL.get().len())` compiles. A panic in
 /// `create`, a rule or a value's `Drop` leaves the pool consistent.
 pub struct Pool<T, F = fn() -> T> {
-    locals: Locals<T>,
-    /// The number of cleanups so far (see `Local`'s L3).
-    generation: AtomicUsize,
-    /// A generation at which a full scan found the victim chains empty:
-    /// later gets at that generation skip them (Go: `victimSize = 0`). A put
-    /// that moves a value onto a victim chain clears it.
-    victim_empty_at: AtomicUsize,
-    /// The number of thread-index releases as of the last scan for exited
-    /// threads' private values that found none: until another index is
-    /// given back, misses skip that scan (and its registry lock).
-    releases_scanned: AtomicUsize,
-    /// Serializes cleanups, which must each age the pool by exactly one step.
-    cleanup_lock: Mutex<()>,
+    /// Locals, generation, counters: one per loom execution under loom.
+    state: PerExecution<State<T>>,
     first_capacity: usize,
     rules: Rules<T>,
-    /// Counts for threads without a local (exiting) and for cleanups.
-    counters: Counters,
-    /// Set while the pool is in the registry (see `registry`'s E1).
-    enrollment: Mutex<Option<Arc<Enrollment>>>,
     /// `register` relies on a pinned pool staying where it is.
     _pinned: PhantomPinned,
     create: F,
@@ -152,6 +138,10 @@ impl<T, F> Pool<T, F> {
         pub const fn with_first_capacity(mut self, capacity: usize) -> Self {
             check_first_capacity(capacity);
             self.first_capacity = capacity;
+            // A pool configured at run time has its state from here on,
+            // built on this thread (only loom builds it lazily; see
+            // `PerExecution`).
+            self.state.build_now();
             self
         }
     }
@@ -195,11 +185,11 @@ impl<T, F> Pool<T, F> {
         // Loaded after `current()`, which may acquire the index: every put
         // by the index's previous owners happens-before this load (R3), so
         // by coherence no stamp in the local is newer than `generation`.
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.state.generation.load(Ordering::Relaxed);
         let Some(place) = place else {
             return self.take_from_elsewhere(None, generation, miss);
         };
-        let local = self.locals.get_or_create(place, self.first_capacity);
+        let local = self.state.locals.get_or_create(place, self.first_capacity);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         match unsafe { local.take_private(generation) } {
             Taken::Value(value) => {
@@ -258,7 +248,7 @@ impl<T, F> Pool<T, F> {
         generation: usize,
     ) -> Option<(T, Event)> {
         let guard = epoch::pin();
-        for other in self.locals.others_after(own) {
+        for other in self.state.locals.others_after(own) {
             if let Some(value) = other.steal(generation, &guard) {
                 return Some((value, Event::Stolen));
             }
@@ -277,17 +267,19 @@ impl<T, F> Pool<T, F> {
         }
         // Relaxed [victim-empty]: a hint; a stale answer costs one scan or
         // skips values until the next cleanup, never loses them.
-        if self.victim_empty_at.load(Ordering::Relaxed) == generation {
+        if self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
             return None;
         }
         let victim = generation.wrapping_sub(1);
-        for local in self.locals.all_from(own) {
+        for local in self.state.locals.all_from(own) {
             if let Some(value) = local.steal(victim, &guard) {
                 return Some((value, Event::FromVictim));
             }
         }
         // Relaxed [victim-empty]: as above.
-        self.victim_empty_at.store(generation, Ordering::Relaxed);
+        self.state
+            .victim_empty_at
+            .store(generation, Ordering::Relaxed);
         None
     }
 
@@ -298,11 +290,12 @@ impl<T, F> Pool<T, F> {
     fn adopt_from_exited(&self, generation: usize) -> Option<(T, Event)> {
         // Relaxed [releases-scanned]: a hint, stored under the registry lock
         // below; a stale value costs one scan more or one miss later.
-        if self.releases_scanned.load(Ordering::Relaxed) == thread_index::releases() {
+        if self.state.releases_scanned.load(Ordering::Relaxed) == thread_index::releases() {
             return None;
         }
         thread_index::try_with_unowned_indices(|unowned| {
             let found = self
+                .state
                 .locals
                 .iter()
                 .filter(|&(index, _)| unowned(index))
@@ -313,7 +306,8 @@ impl<T, F> Pool<T, F> {
             if found.is_none() {
                 // Relaxed [releases-scanned]: as above; `releases()` is
                 // exact while the lock is held (thread_index R4).
-                self.releases_scanned
+                self.state
+                    .releases_scanned
                     .store(thread_index::releases(), Ordering::Relaxed);
             }
             found
@@ -334,7 +328,7 @@ impl<T, F> Pool<T, F> {
     fn count(&self, local: Option<&Local<T>>, event: Event, by: u64) {
         match local {
             Some(local) => local.counters.bump_owned(event, by),
-            None => self.counters.bump_shared(event, by),
+            None => self.state.counters.bump_shared(event, by),
         }
     }
 
@@ -351,10 +345,10 @@ impl<T, F> Pool<T, F> {
             place,
             self.rules.keep.is_none() && self.rules.reset.is_none(),
         ) {
-            let local = self.locals.get_or_create(place, self.first_capacity);
+            let local = self.state.locals.get_or_create(place, self.first_capacity);
             self.count(Some(local), Event::Put, 1);
             // Relaxed [generation]: as in `try_take`.
-            let generation = self.generation.load(Ordering::Relaxed);
+            let generation = self.state.generation.load(Ordering::Relaxed);
             // SAFETY: this thread holds index `place.index`, so it owns the
             // local.
             if let Err(value) = unsafe { local.fill_private(value, generation) } {
@@ -375,9 +369,10 @@ impl<T, F> Pool<T, F> {
             Leftover::MovedToVictim => {
                 // Relaxed [victim-empty]: the hint; a victim chain is not
                 // empty any more, so gets must scan it again.
-                if self.victim_empty_at.load(Ordering::Relaxed) == generation {
+                if self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
                     // Relaxed [victim-empty]: as above.
-                    self.victim_empty_at
+                    self.state
+                        .victim_empty_at
                         .store(generation.wrapping_sub(1), Ordering::Relaxed);
                 }
             }
@@ -392,7 +387,7 @@ impl<T, F> Pool<T, F> {
     #[inline(never)]
     fn put_screened(&self, value: T) {
         let place = thread_index::current();
-        let local = place.map(|place| self.locals.get_or_create(place, self.first_capacity));
+        let local = place.map(|place| self.state.locals.get_or_create(place, self.first_capacity));
         self.count(local, Event::Put, 1);
         let Some(value) = self.screen(local, value) else {
             return;
@@ -403,7 +398,7 @@ impl<T, F> Pool<T, F> {
             return;
         };
         // Relaxed [generation]: as in `try_take`.
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         if let Err(value) = unsafe { local.fill_private(value, generation) } {
             self.put_behind_private(local, value, generation);
@@ -490,8 +485,8 @@ impl<T, F> Pool<T, F> {
     #[must_use]
     pub fn stats(&self) -> PoolStats {
         let mut stats = PoolStats::default();
-        self.counters.add_to(&mut stats);
-        for (_, local) in self.locals.iter() {
+        self.state.counters.add_to(&mut stats);
+        for (_, local) in self.state.locals.iter() {
             local.counters.add_to(&mut stats);
         }
         stats.retained = stats
@@ -502,21 +497,21 @@ impl<T, F> Pool<T, F> {
 
     /// Does the work of `cleanup` and returns the values to drop.
     fn age_one_step(&self) -> DropEach<T> {
-        let _one_at_a_time = lock(&self.cleanup_lock);
+        let _one_at_a_time = lock(&self.state.cleanup_lock);
         // Relaxed [generation]: only cleanups store it, and they hold the lock.
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.state.generation.load(Ordering::Relaxed);
         let next = generation.wrapping_add(1);
         let mut dropped = Vec::new();
         let guard = epoch::pin();
         // The chains that become primary at `next` hold the current victims.
-        for (_, local) in self.locals.iter() {
+        for (_, local) in self.state.locals.iter() {
             while let Some(value) = local.steal(next, &guard) {
                 dropped.push(value);
             }
         }
         drop(guard);
         thread_index::with_unowned_indices(|unowned| {
-            for (index, local) in self.locals.iter() {
+            for (index, local) in self.state.locals.iter() {
                 if unowned(index) {
                     // SAFETY: no thread holds `index` and none can acquire it
                     // while we hold the registry lock, so we act as the owner
@@ -530,40 +525,31 @@ impl<T, F> Pool<T, F> {
         debug_assert_eq!(half(next), half(generation.wrapping_sub(1)));
         // Relaxed [generation]: as in `try_take`; the chains drained above
         // are safe to use as primary whichever generation a thread reads.
-        self.generation.store(next, Ordering::Relaxed);
-        self.counters
+        self.state.generation.store(next, Ordering::Relaxed);
+        self.state
+            .counters
             .bump_shared(Event::DroppedByCleanup, dropped.len() as u64);
         DropEach(dropped)
     }
 }
 
 impl<T, F: Fn() -> T> Pool<T, F> {
-    const_fn_unless_loom! {
-        /// Creates an empty pool that calls `create` when it has nothing to give.
-        ///
-        /// `const`, so a pool can be a `static`; nothing is allocated until a
-        /// thread first uses it. [`Pool::builder`] adds return-time rules.
-        pub const fn new(create: F) -> Self {
-            Pool::from_parts(create, Rules::NONE, DEFAULT_FIRST_CAPACITY)
-        }
+    /// Creates an empty pool that calls `create` when it has nothing to give.
+    ///
+    /// `const`, so a pool can be a `static`; nothing is allocated until a
+    /// thread first uses it. [`Pool::builder`] adds return-time rules.
+    pub const fn new(create: F) -> Self {
+        Pool::from_parts(create, Rules::NONE, DEFAULT_FIRST_CAPACITY)
     }
 
-    const_fn_unless_loom! {
-        /// A pool with these settings (`new`, and the builder's `build`).
-        const fn from_parts(create: F, rules: Rules<T>, first_capacity: usize) -> Self {
-            Pool {
-                locals: Locals::new(),
-                generation: AtomicUsize::new(0),
-                victim_empty_at: AtomicUsize::new(0),
-                releases_scanned: AtomicUsize::new(0),
-                cleanup_lock: Mutex::new(()),
-                first_capacity,
-                rules,
-                counters: Counters::new(),
-                enrollment: Mutex::new(None),
-                _pinned: PhantomPinned,
-                create,
-            }
+    /// A pool with these settings (`new`, and the builder's `build`).
+    const fn from_parts(create: F, rules: Rules<T>, first_capacity: usize) -> Self {
+        Pool {
+            state: per_execution!(State::new),
+            first_capacity,
+            rules,
+            _pinned: PhantomPinned,
+            create,
         }
     }
 
@@ -612,7 +598,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     fn create_counted(&self) -> T {
         let value = (self.create)();
         let local = thread_index::current()
-            .map(|place| self.locals.get_or_create(place, self.first_capacity));
+            .map(|place| self.state.locals.get_or_create(place, self.first_capacity));
         self.count(local, Event::Created, 1);
         value
     }
@@ -628,30 +614,28 @@ impl<T, F: Fn() -> T> Pool<T, F> {
 }
 
 impl<T> Pool<T> {
-    const_fn_unless_loom! {
-        /// Starts a pool with return-time rules (reset, keep-or-discard,
-        /// per-thread bound); see [`PoolBuilder`]. `const`, so a `static`
-        /// pool can have rules.
-        ///
-        /// `create` is a `fn() -> T`, which `Vec::new`, `String::new` and
-        /// closures that capture nothing coerce to, so the pool's type is
-        /// the plain `Pool<T>`. For a create function that captures, use
-        /// [`PoolBuilder::new`].
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use victim_pool::Pool;
-        ///
-        /// static LINES: Pool<String> = Pool::builder(String::new)
-        ///     .reset(String::clear)
-        ///     .build();
-        /// LINES.get().push_str("scratch");
-        /// assert!(LINES.get().is_empty());
-        /// ```
-        pub const fn builder(create: fn() -> T) -> PoolBuilder<T> {
-            PoolBuilder::new(create)
-        }
+    /// Starts a pool with return-time rules (reset, keep-or-discard,
+    /// per-thread bound); see [`PoolBuilder`]. `const`, so a `static`
+    /// pool can have rules.
+    ///
+    /// `create` is a `fn() -> T`, which `Vec::new`, `String::new` and
+    /// closures that capture nothing coerce to, so the pool's type is
+    /// the plain `Pool<T>`. For a create function that captures, use
+    /// [`PoolBuilder::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use victim_pool::Pool;
+    ///
+    /// static LINES: Pool<String> = Pool::builder(String::new)
+    ///     .reset(String::clear)
+    ///     .build();
+    /// LINES.get().push_str("scratch");
+    /// assert!(LINES.get().is_empty());
+    /// ```
+    pub const fn builder(create: fn() -> T) -> PoolBuilder<T> {
+        PoolBuilder::new(create)
     }
 }
 
@@ -772,7 +756,7 @@ impl<T, F> Pool<T, F> {
     /// Whether the pool is in the registry.
     #[must_use]
     pub fn is_registered(&self) -> bool {
-        lock(&self.enrollment).is_some()
+        lock(&self.state.enrollment).is_some()
     }
 
     /// Adds the pool to the registry unless it is there already.
@@ -786,7 +770,7 @@ impl<T, F> Pool<T, F> {
         T: Send + 'static,
         F: Sync + 'static,
     {
-        let mut enrollment = lock(&self.enrollment);
+        let mut enrollment = lock(&self.state.enrollment);
         if enrollment.is_none() {
             let erased: *const (dyn Ages + 'static) = self;
             // SAFETY: the caller keeps the pool in place until its `Drop`,
@@ -804,7 +788,7 @@ impl<T: Send + 'static, F: Sync + 'static> Ages for Pool<T, F> {
 
 impl<T, F> Drop for Pool<T, F> {
     fn drop(&mut self) {
-        if let Some(enrollment) = lock(&self.enrollment).take() {
+        if let Some(enrollment) = lock(&self.state.enrollment).take() {
             registry::withdraw(enrollment);
         }
     }
@@ -818,7 +802,7 @@ impl<T, F> fmt::Debug for Pool<T, F> {
             .field("first_capacity", &self.first_capacity)
             .field("registered", &self.is_registered())
             // Relaxed [generation]: a snapshot for display.
-            .field("cleanups", &self.generation.load(Ordering::Relaxed))
+            .field("cleanups", &self.state.generation.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }

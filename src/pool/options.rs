@@ -5,7 +5,6 @@ use super::inline_fn::{InlineFn, Storage};
 use super::Pool;
 use crate::chain::DEFAULT_FIRST_CAPACITY;
 use crate::dequeue::MAX_CAPACITY;
-use crate::sync::const_fn_unless_loom;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -193,125 +192,115 @@ pub struct PoolBuilder<T, F = fn() -> T> {
 }
 
 impl<T, F: Fn() -> T> PoolBuilder<T, F> {
-    const_fn_unless_loom! {
-        /// Starts a pool with any create function, such as a closure that
-        /// captures; [`Pool::builder`] is the shorthand for a `fn`.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use std::sync::Arc;
-        /// use victim_pool::PoolBuilder;
-        ///
-        /// let template = Arc::new(vec![0u8; 16]);
-        /// let pool = PoolBuilder::new(move || Vec::clone(&template))
-        ///     .reset(|v: &mut Vec<u8>| v.fill(0))
-        ///     .build();
-        /// assert_eq!(pool.get().len(), 16);
-        /// ```
-        pub const fn new(create: F) -> Self {
-            PoolBuilder {
-                create,
-                rules: Rules::NONE,
-                first_capacity: DEFAULT_FIRST_CAPACITY,
-            }
+    /// Starts a pool with any create function, such as a closure that
+    /// captures; [`Pool::builder`] is the shorthand for a `fn`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use victim_pool::PoolBuilder;
+    ///
+    /// let template = Arc::new(vec![0u8; 16]);
+    /// let pool = PoolBuilder::new(move || Vec::clone(&template))
+    ///     .reset(|v: &mut Vec<u8>| v.fill(0))
+    ///     .build();
+    /// assert_eq!(pool.get().len(), 16);
+    /// ```
+    pub const fn new(create: F) -> Self {
+        PoolBuilder {
+            create,
+            rules: Rules::NONE,
+            first_capacity: DEFAULT_FIRST_CAPACITY,
         }
     }
 
-    const_fn_unless_loom! {
-        /// Runs `reset` on every value given back to the pool (by `put` or a
-        /// guard's drop), on the returning thread, before the value is
-        /// stored, so a value taken from the pool is always clean.
-        ///
-        /// It runs on every value the keep rule accepts, including one that
-        /// the per-thread bound then refuses; not on values the keep rule
-        /// refuses, nor on values later dropped by aging. If it panics, the
-        /// value is dropped (counted as discarded) and the panic propagates
-        /// from `put`, except during a guard's drop on a thread that is
-        /// already panicking: then the panic is caught (the panic hook still
-        /// reports it), since a second one would abort the process.
-        ///
-        /// `reset` may capture up to four words (an `Arc` of anything
-        /// larger); more is a compile error.
-        ///
-        /// # Panics
-        ///
-        /// Panics if this builder already has a reset rule (a compile error
-        /// in a `static`): each rule is set once.
-        #[track_caller]
-        pub const fn reset<R>(mut self, reset: R) -> Self
-        where
-            R: Fn(&mut T) + Send + Sync + 'static,
-        {
-            if self.rules.reset.is_some() {
-                panic!("PoolBuilder::reset called twice: each rule is set once");
-            }
-            let call: ResetShim<T> = call_reset::<T, R>;
-            self.rules.reset = Some(InlineFn::new(reset, call));
-            self
+    /// Runs `reset` on every value given back to the pool (by `put` or a
+    /// guard's drop), on the returning thread, before the value is
+    /// stored, so a value taken from the pool is always clean.
+    ///
+    /// It runs on every value the keep rule accepts, including one that
+    /// the per-thread bound then refuses; not on values the keep rule
+    /// refuses, nor on values later dropped by aging. If it panics, the
+    /// value is dropped (counted as discarded) and the panic propagates
+    /// from `put`, except during a guard's drop on a thread that is
+    /// already panicking: then the panic is caught (the panic hook still
+    /// reports it), since a second one would abort the process.
+    ///
+    /// `reset` may capture up to four words (an `Arc` of anything
+    /// larger); more is a compile error.
+    ///
+    /// # Panics
+    ///
+    /// Panics if this builder already has a reset rule (a compile error
+    /// in a `static`): each rule is set once.
+    #[track_caller]
+    pub const fn reset<R>(mut self, reset: R) -> Self
+    where
+        R: Fn(&mut T) + Send + Sync + 'static,
+    {
+        if self.rules.reset.is_some() {
+            panic!("PoolBuilder::reset called twice: each rule is set once");
         }
+        let call: ResetShim<T> = call_reset::<T, R>;
+        self.rules.reset = Some(InlineFn::new(reset, call));
+        self
     }
 
-    const_fn_unless_loom! {
-        /// Keeps a returned value only if `keep` says so; otherwise it is
-        /// dropped on the returning thread and counted in
-        /// [`PoolStats::discarded`](crate::PoolStats::discarded). Use it to
-        /// refuse values that would pin too much memory (golang/go#23199).
-        /// Evaluated before the reset rule; a panic is handled as for
-        /// [`reset`](PoolBuilder::reset).
-        ///
-        /// # Panics
-        ///
-        /// Panics if this builder already has a keep rule (a compile error
-        /// in a `static`): each rule is set once.
-        #[track_caller]
-        pub const fn keep_if<R>(mut self, keep: R) -> Self
-        where
-            R: Fn(&T) -> bool + Send + Sync + 'static,
-        {
-            if self.rules.keep.is_some() {
-                panic!("PoolBuilder::keep_if called twice: each rule is set once");
-            }
-            let call: KeepShim<T> = call_keep::<T, R>;
-            self.rules.keep = Some(InlineFn::new(keep, call));
-            self
+    /// Keeps a returned value only if `keep` says so; otherwise it is
+    /// dropped on the returning thread and counted in
+    /// [`PoolStats::discarded`](crate::PoolStats::discarded). Use it to
+    /// refuse values that would pin too much memory (golang/go#23199).
+    /// Evaluated before the reset rule; a panic is handled as for
+    /// [`reset`](PoolBuilder::reset).
+    ///
+    /// # Panics
+    ///
+    /// Panics if this builder already has a keep rule (a compile error
+    /// in a `static`): each rule is set once.
+    #[track_caller]
+    pub const fn keep_if<R>(mut self, keep: R) -> Self
+    where
+        R: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        if self.rules.keep.is_some() {
+            panic!("PoolBuilder::keep_if called twice: each rule is set once");
         }
+        let call: KeepShim<T> = call_keep::<T, R>;
+        self.rules.keep = Some(InlineFn::new(keep, call));
+        self
     }
 
-    const_fn_unless_loom! {
-        /// Bounds how many values one thread's chain keeps: a `put` that would
-        /// push onto a chain already holding `max` values drops that value
-        /// instead (counted as discarded). Usually that is the value being
-        /// put; when the private slot holds a value from before the last
-        /// cleanup, the new value takes the slot and the old one is the value
-        /// pushed (onto the victim chain) or dropped. The private slot holds
-        /// one more, and values that age into the victim cache still count
-        /// against the chain they are in. So one thread retains at most
-        /// `2 * max + 1` values (its primary chain, its victim chain, its
-        /// private slot). Measuring the chain pins the epoch, so bounded puts
-        /// to the chain cost a little more.
-        pub const fn max_chain_per_thread(mut self, max: usize) -> Self {
-            self.rules.max_chain = max;
-            self
-        }
+    /// Bounds how many values one thread's chain keeps: a `put` that would
+    /// push onto a chain already holding `max` values drops that value
+    /// instead (counted as discarded). Usually that is the value being
+    /// put; when the private slot holds a value from before the last
+    /// cleanup, the new value takes the slot and the old one is the value
+    /// pushed (onto the victim chain) or dropped. The private slot holds
+    /// one more, and values that age into the victim cache still count
+    /// against the chain they are in. So one thread retains at most
+    /// `2 * max + 1` values (its primary chain, its victim chain, its
+    /// private slot). Measuring the chain pins the epoch, so bounded puts
+    /// to the chain cost a little more.
+    pub const fn max_chain_per_thread(mut self, max: usize) -> Self {
+        self.rules.max_chain = max;
+        self
     }
 
-    const_fn_unless_loom! {
-        /// Sets the capacity of the first ring of each thread's chains (8
-        /// unless set); later rings double. Small values suit model checking.
-        /// The same setting as [`Pool::with_first_capacity`] and
-        /// [`PoolChain::with_first_capacity`](crate::PoolChain::with_first_capacity).
-        ///
-        /// # Panics
-        ///
-        /// Panics unless `capacity` is a power of two between 1 and 2^30
-        /// (a compile error in a `static`).
-        #[track_caller]
-        pub const fn with_first_capacity(mut self, capacity: usize) -> Self {
-            check_first_capacity(capacity);
-            self.first_capacity = capacity;
-            self
-        }
+    /// Sets the capacity of the first ring of each thread's chains (8
+    /// unless set); later rings double. Small values suit model checking.
+    /// The same setting as [`Pool::with_first_capacity`] and
+    /// [`PoolChain::with_first_capacity`](crate::PoolChain::with_first_capacity).
+    ///
+    /// # Panics
+    ///
+    /// Panics unless `capacity` is a power of two between 1 and 2^30
+    /// (a compile error in a `static`).
+    #[track_caller]
+    pub const fn with_first_capacity(mut self, capacity: usize) -> Self {
+        check_first_capacity(capacity);
+        self.first_capacity = capacity;
+        self
     }
 
     /// Former name of [`with_first_capacity`](PoolBuilder::with_first_capacity).
@@ -321,22 +310,20 @@ impl<T, F: Fn() -> T> PoolBuilder<T, F> {
         self.with_first_capacity(capacity)
     }
 
-    const_fn_unless_loom! {
-        /// The pool.
-        #[must_use = "the pool is dropped at once"]
-        pub const fn build(self) -> Pool<T, F> {
-            let this = ManuallyDrop::new(self);
-            let this: *const Self = (&this as *const ManuallyDrop<Self>).cast();
-            // SAFETY: `this` points to a live builder that is never dropped
-            // (it is in a `ManuallyDrop`), and each field is read once, so
-            // the create function and the rules have exactly one owner.
-            unsafe {
-                Pool::from_parts(
-                    ptr::read(addr_of!((*this).create)),
-                    ptr::read(addr_of!((*this).rules)),
-                    (*this).first_capacity,
-                )
-            }
+    /// The pool.
+    #[must_use = "the pool is dropped at once"]
+    pub const fn build(self) -> Pool<T, F> {
+        let this = ManuallyDrop::new(self);
+        let this: *const Self = (&this as *const ManuallyDrop<Self>).cast();
+        // SAFETY: `this` points to a live builder that is never dropped
+        // (it is in a `ManuallyDrop`), and each field is read once, so
+        // the create function and the rules have exactly one owner.
+        unsafe {
+            Pool::from_parts(
+                ptr::read(addr_of!((*this).create)),
+                ptr::read(addr_of!((*this).rules)),
+                (*this).first_capacity,
+            )
         }
     }
 }

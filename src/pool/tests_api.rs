@@ -86,7 +86,7 @@ fn a_registered_arc_pool_is_not_kept_alive_by_the_registry() {
     pool.register_arc();
     pool.register_arc(); // once only
     assert_eq!(StdArc::strong_count(&pool), 1, "the registry holds no Arc");
-    let enrollment = lock(&pool.enrollment).clone().expect("registered");
+    let enrollment = lock(&pool.state.enrollment).clone().expect("registered");
     let weak = StdArc::downgrade(&pool);
     drop(pool);
     assert!(weak.upgrade().is_none(), "the pool was freed");

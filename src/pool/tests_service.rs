@@ -121,7 +121,7 @@ fn a_pools_registry_entry_is_removed_by_its_drop_without_a_sweep() {
         .map(|_| {
             let pool = Box::pin(Pool::new(|| 0u8));
             pool.as_ref().register_pinned();
-            let enrollment = lock(&pool.enrollment).clone().expect("registered");
+            let enrollment = lock(&pool.state.enrollment).clone().expect("registered");
             assert!(registry::is_listed(&enrollment));
             enrollment
         })

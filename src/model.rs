@@ -1,26 +1,78 @@
-//! A deterministic reference model of the whole `Pool`: every logical
-//! thread's local (private slot with its generation stamp, and the two chains
-//! that take turns as primary and victim), the pool generation, the
-//! "victim is empty" memo, the exact order in which a get looks, the
-//! return-time rules (keep rule, reset hook, per-thread bound) and the
-//! statistics by tier.
+//! The pool's specification as a sequential reference model: what a
+//! [`Pool`](crate::Pool) does, operation by operation, when the operations
+//! of its threads run one at a time. Enabled by the `model` feature.
 //!
-//! The model knows nothing of thread indices: it is told the cyclic order of
-//! its threads' indices (`ring`), which is all the real pool's steal and
-//! victim orders depend on when no other thread holds values in the pool.
+//! The model tracks every logical thread's local (its private slot, with
+//! the generation the value was put in, and its two chains, which take
+//! turns as primary and victim), the pool's generation (one step per
+//! cleanup), the "victim is empty" memo, the exact order in which a get
+//! looks (private slot, own chain newest first, other threads' chains
+//! oldest first starting after the own thread in thread-index order, the
+//! victim tier), aging (a value not taken within two cleanups is dropped),
+//! the return-time rules, and the statistics by tier ([`crate::PoolStats`]).
+//! Values are ids ([`Id`]); the model moves ids where the pool moves values.
 //!
-//! One thing is not determined by the operations alone: what happens to the
-//! private value of a thread that has exited. The pool may adopt it in a get
-//! (after stealing, before the victim tier) or drop it in a cleanup once it
-//! has expired, but only while no other thread holds the exited thread's
-//! index and, for adoption, only if the thread registry is not busy; both
-//! depend on unrelated threads of the process. So a get takes the value it
-//! actually returned as an oracle: if that is an exited thread's private
-//! value of a servable age, the model adopts it, otherwise it goes on as if
-//! adoption found nothing. A cleanup's drops of such values are reported as
-//! "may drop" and confirmed with [`PoolModel::resolve_may_drop`]; a get
-//! never drops them.
+//! # Using it in a property test
+//!
+//! Run each operation on the real pool and on the model, then compare what
+//! came out ([`Effects::got`]), where it came from ([`Effects::tier`],
+//! through the statistics) and what was dropped ([`Effects::dropped`]):
+//!
+//! - Each logical thread must be one OS thread that keeps its thread
+//!   index (and so its local) for the whole test: run the operations of a
+//!   thread on a worker thread and wait for each before sending the next.
+//! - The model is told the cyclic order of its threads' indices (`ring` in
+//!   [`PoolModel::new`]). With one or two threads every order is the same
+//!   cycle, so `vec![0]` or `vec![0, 1]` is always right; with more, learn
+//!   it from the pool (each thread puts two markers, one thread takes them
+//!   all: the order it steals them in is the order).
+//! - The pool must be used only by those threads while the test runs (a
+//!   fresh pool per case; a `static` pool carries values between cases).
+//! - Values get their id from the test: a new value (to `put`, or made by
+//!   `create`) takes [`PoolModel::fresh_id`]; store the id in the value.
+//!
+//! ```
+//! use victim_pool::model::{ModelCounts, PoolModel, Rules, Tier};
+//! use victim_pool::Pool;
+//!
+//! // One thread, so the ring is `[0]`; values are their own ids.
+//! let pool: Pool<u64> = Pool::new(|| unreachable!("only try_take is used"));
+//! let mut model = PoolModel::new(vec![0], 0, Rules::default());
+//!
+//! for _ in 0..2 {
+//!     let id = model.fresh_id();
+//!     pool.put(id);
+//!     model.put(0, id);
+//! }
+//! pool.cleanup();
+//! model.cleanup();
+//!
+//! // The model is told what the pool returned (it needs that only for
+//! // values of exited threads), then predicts it.
+//! let got = pool.try_take();
+//! let effects = model.try_take(0, got);
+//! assert_eq!(got, effects.got);
+//! assert_eq!(effects.got, Some(0)); // the private slot's value...
+//! assert_eq!(effects.tier, Some(Tier::Victim)); // ...aged by the cleanup
+//! assert_eq!(ModelCounts::from(pool.stats()), model.counts());
+//! ```
+//!
+//! # What the model cannot decide
+//!
+//! The model knows nothing of thread indices beyond `ring`. One thing is not
+//! determined by the operations alone: what happens to the private value of
+//! a thread that has exited ([`PoolModel::exit`]). The pool may adopt it in
+//! a get (after stealing, before the victim tier) or drop it in a cleanup
+//! once it has expired, but only while no other thread holds the exited
+//! thread's index and, for adoption, only if the thread registry is not
+//! busy; both depend on unrelated threads of the process. So a get takes
+//! the value it actually returned as an oracle: if that is an exited
+//! thread's private value of a servable age, the model adopts it, otherwise
+//! it goes on as if adoption found nothing. A cleanup's drops of such values
+//! are reported in [`Effects::may_drop`] and confirmed with
+//! [`PoolModel::resolve_may_drop`]; a get never drops them.
 
+use crate::PoolStats;
 use std::collections::VecDeque;
 
 /// A value's identity: the model moves ids where the pool moves values.
@@ -29,9 +81,14 @@ pub type Id = u64;
 /// Where a get was served from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
+    /// The calling thread's private slot.
     Private,
+    /// The calling thread's own chain (newest first).
     OwnChain,
+    /// Another thread's chain (oldest first), or an exited thread's private
+    /// slot.
     Stolen,
+    /// The victim cache: values that lived through one cleanup.
     Victim,
     /// Nothing found; `create` ran.
     Created,
@@ -88,29 +145,59 @@ pub struct Effects {
     pub reset: Vec<Id>,
 }
 
-/// The model's statistics, shaped like `PoolStats`.
+/// The model's statistics, field for field those of [`PoolStats`]
+/// (compare with `ModelCounts::from(pool.stats())`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ModelCounts {
+    /// [`PoolStats::from_private`].
     pub from_private: u64,
+    /// [`PoolStats::from_own_chain`].
     pub from_own_chain: u64,
+    /// [`PoolStats::stolen`].
     pub stolen: u64,
+    /// [`PoolStats::from_victim`].
     pub from_victim: u64,
+    /// [`PoolStats::created`].
     pub created: u64,
+    /// [`PoolStats::missed`].
     pub missed: u64,
+    /// [`PoolStats::puts`].
     pub puts: u64,
+    /// [`PoolStats::discarded`].
     pub discarded: u64,
+    /// [`PoolStats::dropped_by_cleanup`].
     pub dropped_by_cleanup: u64,
+    /// [`PoolStats::retained`].
     pub retained: u64,
 }
 
-/// The pool's return-time rules (all off for `Pool::new`).
+impl From<PoolStats> for ModelCounts {
+    fn from(stats: PoolStats) -> Self {
+        ModelCounts {
+            from_private: stats.from_private,
+            from_own_chain: stats.from_own_chain,
+            stolen: stats.stolen,
+            from_victim: stats.from_victim,
+            created: stats.created,
+            missed: stats.missed,
+            puts: stats.puts,
+            discarded: stats.discarded,
+            dropped_by_cleanup: stats.dropped_by_cleanup,
+            retained: stats.retained,
+        }
+    }
+}
+
+/// The pool's return-time rules (all off for [`Pool::new`](crate::Pool::new);
+/// see [`PoolBuilder`](crate::PoolBuilder)).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Rules {
-    /// The keep rule refuses values whose id is a multiple of this.
+    /// The keep rule ([`PoolBuilder::keep_if`](crate::PoolBuilder::keep_if)),
+    /// stated on ids: it refuses values whose id is a multiple of this.
     pub discard_multiple_of: Option<u64>,
-    /// `max_chain_per_thread`.
+    /// [`PoolBuilder::max_chain_per_thread`](crate::PoolBuilder::max_chain_per_thread).
     pub max_chain: Option<usize>,
-    /// Whether a reset hook is installed.
+    /// Whether a reset hook is installed ([`PoolBuilder::reset`](crate::PoolBuilder::reset)).
     pub reset: bool,
 }
 
@@ -121,7 +208,7 @@ impl Rules {
     }
 }
 
-/// The reference model.
+/// The reference model of one pool; see the [module docs](self).
 #[derive(Clone, Debug)]
 pub struct PoolModel {
     locals: Vec<ModelLocal>,
@@ -215,7 +302,10 @@ impl PoolModel {
         effects
     }
 
-    /// `take` (or `get`) on `thread`, which returned `observed`.
+    /// `take` (or `get`) on `thread`, which returned `observed`. When the
+    /// pool finds nothing, the model predicts that `create` ran and made a
+    /// value whose id is the next [`fresh_id`](Self::fresh_id): number the
+    /// values `create` makes in step with the model.
     pub fn take(&mut self, thread: usize, observed: Id) -> Effects {
         let mut effects = self.find(thread, Some(observed));
         if effects.got.is_none() {

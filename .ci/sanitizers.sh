@@ -9,10 +9,14 @@
 #
 # thread and address run the unit tests (--lib), the proptests (--test
 # proptests, every test) and the thread-exit tests (--test isolated, serial)
-# in the debug profile (debug assertions on, stress counts scaled down; see
-# proptests/support.rs), against a std rebuilt with the same sanitizer
-# (-Zbuild-std), so that std's own synchronization (Arc, channels, Barrier,
-# thread::scope, the test harness) is visible to the sanitizer.
+# against a std rebuilt with the same sanitizer (-Zbuild-std), so that std's
+# own synchronization (Arc, channels, Barrier, thread::scope, the test
+# harness) is visible to the sanitizer. TSan runs the debug profile (debug
+# assertions on, stress counts scaled down; see proptests/support.rs): it
+# reports an unordered pair of accesses whenever both happen. ASan runs the
+# release profile with the full counts: it sees a use after free only when a
+# free and a late access really overlap in time, and more rounds make that
+# likely (docs/testing.md has the numbers).
 #
 # Usage: .ci/sanitizers.sh [thread|address|miri]...   (default: all three)
 #   PROPTEST_CASES=N   proptest reads it: every property test runs N cases
@@ -63,12 +67,13 @@ run_logged() {
     "$@" 2>&1 | tee "$log"
 }
 
-# sanitize NAME SHORT: builds the three test targets with -Zsanitizer=NAME and
-# an instrumented std, then runs them. The caller sets RUSTFLAGS and the
-# runtime's options.
+# sanitize NAME SHORT [CARGO-ARG]...: builds the three test targets with
+# -Zsanitizer=NAME and an instrumented std, then runs them. The caller sets
+# RUSTFLAGS and the runtime's options.
 sanitize() {
     local name=$1 short=$2
-    local cargo=(cargo +nightly test -Zbuild-std --target "$triple")
+    shift 2
+    local cargo=(cargo +nightly test -Zbuild-std --target "$triple" "$@")
     export CARGO_TARGET_DIR="$target_root/sanitizers/$name"
     local start=$SECONDS
     "${cargo[@]}" --lib --test proptests --test isolated --no-run
@@ -101,7 +106,7 @@ address_pass() {
     RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes --cfg crossbeam_sanitize" \
     ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}" \
     LSAN_OPTIONS="suppressions=$PWD/.ci/lsan.supp print_suppressions=0 ${LSAN_OPTIONS:-}" \
-        sanitize address asan
+        sanitize address asan --release
 }
 
 # The Miri smoke set: fast unit tests of the dequeue, the private slot, the

@@ -33,6 +33,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Probing for nightly must never install it (rustup versions that
+# auto-install a missing toolchain honour this).
+export RUSTUP_AUTO_INSTALL=0
 target_root="${CARGO_TARGET_DIR:-$PWD/target}"
 triple=x86_64-unknown-linux-gnu
 
@@ -42,7 +45,8 @@ note() { echo "sanitizers: $*"; }
 nightly_missing() {
     if ! command -v rustup >/dev/null 2>&1; then
         echo "no rustup, so no nightly toolchain"
-    elif ! cargo +nightly --version >/dev/null 2>&1; then
+    elif ! rustup toolchain list | grep -qE '^nightly-[a-z]' ||
+        ! cargo +nightly --version >/dev/null 2>&1; then
         echo "no nightly toolchain (rustup toolchain install nightly)"
     elif [ ! -f "$(rustc +nightly --print sysroot)/lib/rustlib/src/rust/library/Cargo.lock" ]; then
         echo "nightly has no rust-src (rustup +nightly component add rust-src)"

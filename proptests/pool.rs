@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
 use victim_pool::model::{Effects, Id, ModelCounts, PoolModel, Rules};
-use victim_pool::{OwnedPoolGuard, Pool, PoolBuilder, PoolGuard, PoolStats};
+use victim_pool::{OwnedPoolGuard, Pool, PoolBuilder, PoolGuard};
 
 // ---------------------------------------------------------------------------
 // Payload
@@ -293,21 +293,6 @@ impl DropLedger {
     }
 }
 
-fn counts_of(stats: PoolStats) -> ModelCounts {
-    ModelCounts {
-        from_private: stats.from_private,
-        from_own_chain: stats.from_own_chain,
-        stolen: stats.stolen,
-        from_victim: stats.from_victim,
-        created: stats.created,
-        missed: stats.missed,
-        puts: stats.puts,
-        discarded: stats.discarded,
-        dropped_by_cleanup: stats.dropped_by_cleanup,
-        retained: stats.retained,
-    }
-}
-
 /// A pool with `rules` whose values log their drops and resets in `log`
 /// and whose create function numbers values from `ids`.
 fn modelled_pool(
@@ -488,7 +473,7 @@ fn check_against_model(threads: usize, first_link: usize, rules: Rules, script: 
             );
             model.resolve_may_drop(&uncertain);
             assert_eq!(
-                counts_of(pool.stats()),
+                ModelCounts::from(pool.stats()),
                 model.counts(),
                 "statistics, {}",
                 context()

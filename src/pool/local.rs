@@ -121,6 +121,7 @@ impl<T> Local<T> {
     /// # Safety
     ///
     /// The caller owns this local (L1, L2).
+    #[inline]
     pub(crate) unsafe fn put_behind_private(
         &self,
         value: T,

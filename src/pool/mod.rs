@@ -360,7 +360,8 @@ impl<T, F> Pool<T, F> {
     }
 
     /// `put` when the private slot is taken: onto the chain, or dropped.
-    #[cold]
+    /// Out of line, so the private-slot put stays small; the chain push is
+    /// inlined in here (one call per overflow put, not two).
     #[inline(never)]
     fn put_behind_private(&self, local: &Local<T>, value: T, generation: usize) {
         // SAFETY: the caller owns `local` (it holds its thread index).

@@ -133,7 +133,7 @@ miri_plain=(
     pool::thread_index::tests::the_smallest_free_index_is_handed_out_first
     pool::thread_index::tests::a_live_threads_index_is_owned_and_an_exited_ones_is_not
     pool::tests_service::a_dropped_pool_leaves_the_registry_and_is_never_touched
-    unwind::tests::every_item_is_visited_once_even_when_one_panics
+    unwind::tests::every_item_is_visited_once_and_the_first_panic_propagates
 )
 miri_epoch=(
     chain::tests::pop_head_walks_back_through_older_links

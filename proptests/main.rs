@@ -6,5 +6,6 @@ mod dequeue;
 mod model;
 mod pool;
 mod pool_concurrent;
+mod pool_threads;
 mod stress;
 mod support;

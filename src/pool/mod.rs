@@ -170,15 +170,16 @@ impl<T, F> Pool<T, F> {
     #[inline]
     #[must_use = "the value is dropped, not given back; use `try_get` for a loan"]
     pub fn try_take(&self) -> Option<T> {
-        self.take_pooled(Event::Missed)
+        self.take_pooled(Some(Event::Missed))
     }
 
-    /// The whole lookup; `miss` is what to count when nothing is found.
+    /// The whole lookup; `miss` is what to count when nothing is found
+    /// (`None` for `take`, which counts the value once `create` returns it).
     ///
     /// Only the private slot and the own chain's head are inline; the rest
     /// is out of line so that the common take stays small.
     #[inline(always)]
-    fn take_pooled(&self, miss: Event) -> Option<T> {
+    fn take_pooled(&self, miss: Option<Event>) -> Option<T> {
         let place = thread_index::current();
         // Relaxed [generation]: it only selects chains and ages; values are
         // published by the chains' own edges and the thread-index hand-off.
@@ -213,7 +214,7 @@ impl<T, F> Pool<T, F> {
     /// the private slot are read anew afterwards.
     #[cold]
     #[inline(never)]
-    fn take_after_expired(&self, local: &Local<T>, expired: T, miss: Event) -> Option<T> {
+    fn take_after_expired(&self, local: &Local<T>, expired: T, miss: Option<Event>) -> Option<T> {
         self.count(Some(local), Event::DroppedByCleanup, 1);
         drop(expired);
         self.take_pooled(miss)
@@ -226,17 +227,15 @@ impl<T, F> Pool<T, F> {
         &self,
         local: Option<&Local<T>>,
         generation: usize,
-        miss: Event,
+        miss: Option<Event>,
     ) -> Option<T> {
         // The own index is read again here rather than kept live across the
         // inline fast path, which would spill it on every take.
         let own = local.and(thread_index::current()).map(|place| place.index);
         let found = self.find_elsewhere(own, local, generation);
-        let event = match found {
-            Some((_, event)) => event,
-            None => miss,
-        };
-        self.count(local, event, 1);
+        if let Some(event) = found.as_ref().map(|&(_, event)| event).or(miss) {
+            self.count(local, event, 1);
+        }
         found.map(|(value, _)| value)
     }
 
@@ -587,7 +586,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[inline]
     #[must_use = "the value is dropped, not given back; use `get` for a loan"]
     pub fn take(&self) -> T {
-        match self.take_pooled(Event::CreateStarted) {
+        match self.take_pooled(None) {
             Some(value) => value,
             None => self.create_counted(),
         }

@@ -54,16 +54,14 @@ pub(crate) enum Event {
     Stolen,
     FromVictim,
     Created,
-    /// A get found nothing and is about to call `create` (not reported:
-    /// `Created` counts once `create` has returned).
-    CreateStarted,
     Missed,
     Put,
     Discarded,
     DroppedByCleanup,
 }
 
-const EVENTS: usize = 10;
+const EVENTS: usize = 9;
+const _: () = assert!(Event::DroppedByCleanup as usize + 1 == EVENTS, "one counter per event");
 
 /// One set of counters.
 ///

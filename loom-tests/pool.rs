@@ -78,9 +78,9 @@ fn never_create() -> Item {
     panic!("the model takes only values it knows are pooled; create must not run")
 }
 
-fn new_pool(first_link_capacity: usize) -> Arc<ModelPool> {
+fn new_pool(first_capacity: usize) -> Arc<ModelPool> {
     let create: fn() -> Item = never_create;
-    Arc::new(Pool::new(create).with_first_capacity(first_link_capacity))
+    Arc::new(Pool::new(create).with_first_capacity(first_capacity))
 }
 
 /// Spawns a thread that puts values 0 (into its private slot) and 1 (onto

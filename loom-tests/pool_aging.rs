@@ -20,7 +20,7 @@ fn never_create() -> Value {
 
 fn new_pool() -> ModelPool {
     let create: fn() -> Value = never_create;
-    Pool::new(create).with_first_link_capacity(1)
+    Pool::new(create).with_first_capacity(1)
 }
 
 /// The owner puts 0 (its private slot) and 1 (its chain) while the main

@@ -34,7 +34,7 @@ fn an_exited_threads_private_value_is_adopted_or_inherited_never_both() {
         || {
             let ledger = Ledger::new(1);
             let create: fn() -> Value = never_create;
-            let pool: Arc<ModelPool> = Arc::new(Pool::new(create).with_first_link_capacity(1));
+            let pool: Arc<ModelPool> = Arc::new(Pool::new(create).with_first_capacity(1));
             let a = {
                 let (pool, ledger) = (pool.clone(), ledger.clone());
                 thread::spawn(move || pool.put(Value::new(&ledger, 0)))

@@ -334,8 +334,16 @@ fn misses_adopt_every_exited_threads_private_value_not_only_the_first() {
             let (pool, drops) = (StdArc::clone(&pool), StdArc::clone(&drops));
             let all_put = StdArc::clone(&all_put);
             std::thread::spawn(move || {
+                // Waits at the barrier even if the put panics, so that a bug
+                // fails the test instead of leaving the others waiting.
+                struct WaitOnDrop(StdArc<Barrier>);
+                impl Drop for WaitOnDrop {
+                    fn drop(&mut self) {
+                        self.0.wait();
+                    }
+                }
+                let _wait = WaitOnDrop(all_put);
                 pool.put(tracked(&drops, id));
-                all_put.wait();
             })
         })
         .collect();

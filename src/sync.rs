@@ -475,6 +475,8 @@ mod execution {
     std::thread_local! {
         /// The identity of the execution that this OS thread runs now, or
         /// ran last; replaced when an execution that used the crate ends.
+        // Relaxed [execution-id]: a std atomic outside the model; only the
+        // uniqueness of the ids matters, and the RMW alone gives it.
         static CURRENT: Cell<u64> = Cell::new(NEXT.fetch_add(1, Ordering::Relaxed));
     }
 
@@ -513,6 +515,7 @@ mod execution {
                 // still running (see `PerExecution`'s X4).
                 unsafe { free(state) };
             }
+            // Relaxed [execution-id]: as for `CURRENT`'s first value.
             CURRENT.with(|current| current.set(NEXT.fetch_add(1, Ordering::Relaxed)));
         }
     }

@@ -61,7 +61,10 @@ pub(crate) enum Event {
 }
 
 const EVENTS: usize = 9;
-const _: () = assert!(Event::DroppedByCleanup as usize + 1 == EVENTS, "one counter per event");
+const _: () = assert!(
+    Event::DroppedByCleanup as usize + 1 == EVENTS,
+    "one counter per event"
+);
 
 /// One set of counters.
 ///

@@ -30,7 +30,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
-use victim_pool::model::{Effects, Id, ModelCounts, PoolModel, Rules};
+use victim_pool::model::{Effects, Id, PoolModel, Rules};
 use victim_pool::{OwnedPoolGuard, Pool, PoolBuilder, PoolGuard};
 
 // ---------------------------------------------------------------------------
@@ -472,12 +472,7 @@ fn check_against_model(threads: usize, first_link: usize, rules: Rules, script: 
                 expected.may_drop
             );
             model.resolve_may_drop(&uncertain);
-            assert_eq!(
-                ModelCounts::from(pool.stats()),
-                model.counts(),
-                "statistics, {}",
-                context()
-            );
+            assert_eq!(pool.stats(), model.counts(), "statistics, {}", context());
         }
         // Callers' values are dropped by the callers; guards go back (on
         // the driver thread, which may or may not have a local: no model).

@@ -32,7 +32,7 @@
 //!   `create`) takes [`PoolModel::fresh_id`]; store the id in the value.
 //!
 //! ```
-//! use victim_pool::model::{ModelCounts, PoolModel, Rules, Tier};
+//! use victim_pool::model::{PoolModel, Rules, Tier};
 //! use victim_pool::Pool;
 //!
 //! // One thread, so the ring is `[0]`; values are their own ids.
@@ -54,7 +54,7 @@
 //! assert_eq!(got, effects.got);
 //! assert_eq!(effects.got, Some(0)); // the private slot's value...
 //! assert_eq!(effects.tier, Some(Tier::Victim)); // ...aged by the cleanup
-//! assert_eq!(ModelCounts::from(pool.stats()), model.counts());
+//! assert_eq!(pool.stats(), model.counts());
 //! ```
 //!
 //! # What the model cannot decide
@@ -145,49 +145,6 @@ pub struct Effects {
     pub reset: Vec<Id>,
 }
 
-/// The model's statistics, field for field those of [`PoolStats`]
-/// (compare with `ModelCounts::from(pool.stats())`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ModelCounts {
-    /// [`PoolStats::from_private`].
-    pub from_private: u64,
-    /// [`PoolStats::from_own_chain`].
-    pub from_own_chain: u64,
-    /// [`PoolStats::stolen`].
-    pub stolen: u64,
-    /// [`PoolStats::from_victim`].
-    pub from_victim: u64,
-    /// [`PoolStats::created`].
-    pub created: u64,
-    /// [`PoolStats::missed`].
-    pub missed: u64,
-    /// [`PoolStats::puts`].
-    pub puts: u64,
-    /// [`PoolStats::discarded`].
-    pub discarded: u64,
-    /// [`PoolStats::dropped_by_cleanup`].
-    pub dropped_by_cleanup: u64,
-    /// [`PoolStats::retained`].
-    pub retained: u64,
-}
-
-impl From<PoolStats> for ModelCounts {
-    fn from(stats: PoolStats) -> Self {
-        ModelCounts {
-            from_private: stats.from_private,
-            from_own_chain: stats.from_own_chain,
-            stolen: stats.stolen,
-            from_victim: stats.from_victim,
-            created: stats.created,
-            missed: stats.missed,
-            puts: stats.puts,
-            discarded: stats.discarded,
-            dropped_by_cleanup: stats.dropped_by_cleanup,
-            retained: stats.retained,
-        }
-    }
-}
-
 /// The pool's return-time rules (all off for [`Pool::new`](crate::Pool::new);
 /// see [`PoolBuilder`](crate::PoolBuilder)).
 #[derive(Clone, Copy, Debug, Default)]
@@ -220,7 +177,7 @@ pub struct PoolModel {
     victim_empty_at: usize,
     next_id: Id,
     rules: Rules,
-    counts: ModelCounts,
+    counts: PoolStats,
 }
 
 impl PoolModel {
@@ -244,7 +201,7 @@ impl PoolModel {
             victim_empty_at: 0,
             next_id: first_id,
             rules,
-            counts: ModelCounts::default(),
+            counts: PoolStats::default(),
         }
     }
 
@@ -255,9 +212,10 @@ impl PoolModel {
         id
     }
 
-    /// The statistics the pool should report now.
-    pub fn counts(&self) -> ModelCounts {
-        ModelCounts {
+    /// The statistics the pool should report now (compare with
+    /// [`Pool::stats`](crate::Pool::stats)).
+    pub fn counts(&self) -> PoolStats {
+        PoolStats {
             retained: self.retained().len() as u64,
             ..self.counts
         }

@@ -16,7 +16,7 @@ use downstream::with_buffer;
 use proptest::prelude::*;
 use std::sync::{mpsc, Arc};
 use std::thread;
-use victim_pool::model::{Id, ModelCounts, PoolModel, Rules, Tier};
+use victim_pool::model::{Id, PoolModel, Rules, Tier};
 use victim_pool::Pool;
 
 /// A buffer names its value: its content is the id, or it is empty when
@@ -175,7 +175,7 @@ proptest! {
             }
             // Where every get was served, what was created, dropped and
             // retained: the pool's statistics are the model's.
-            prop_assert_eq!(ModelCounts::from(pool.stats()), model.counts(), "{}", context());
+            prop_assert_eq!(pool.stats(), model.counts(), "{}", context());
         }
 
         drop(workers);

@@ -409,7 +409,7 @@ fn check_against_model(threads: usize, first_link: usize, rules: Rules, script: 
                     };
                     let got = guard.id();
                     guards.push(guard);
-                    (model.take(t, got), Some(got))
+                    (model.get(t, got), Some(got))
                 }
                 Action::ReturnGuard(k) => {
                     if guards.is_empty() {
@@ -421,7 +421,7 @@ fn check_against_model(threads: usize, first_link: usize, rules: Rules, script: 
                         drop(guard);
                         Reply::Done
                     });
-                    (model.put(t, id), None)
+                    (model.return_guard(t, id), None)
                 }
                 Action::DropHeld(k) => {
                     if held.is_empty() {
@@ -569,7 +569,8 @@ fn pool_matches_its_reference_model_on_go_like_traffic() {
 
 /// A get leaves an exited thread's expired private value alone (it only
 /// adopts servable ones), and the cleanup that drops it counts it. The value
-/// expired while its thread was alive: a live thread's slot is its own.
+/// expires while its thread is alive; where cleanups drain idle live
+/// threads, the second cleanup drops it at once instead.
 #[test]
 fn an_exited_threads_expired_private_value_is_left_to_cleanup_and_counted() {
     let log = Arc::new(EventLog::default());
@@ -580,10 +581,16 @@ fn an_exited_threads_expired_private_value_is_left_to_cleanup_and_counted() {
     std::thread::spawn(move || {
         p.put(Logged::new(0, &l)); // its private slot
         p.cleanup();
-        p.cleanup(); // expired now, but kept: its thread is alive
+        p.cleanup(); // expired now
     })
     .join()
     .unwrap();
+    if victim_pool::cleanups_drain_idle_threads() {
+        assert_eq!(log.drain_drops(), [0], "the idle slot was drained");
+        let stats = pool.stats();
+        assert_eq!((stats.dropped_by_cleanup, stats.retained), (1, 0));
+        return;
+    }
     assert_eq!(
         log.drain_drops(),
         [],

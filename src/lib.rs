@@ -24,8 +24,8 @@ mod unwind;
 pub use chain::{ChainStealer, PoolChain, DEFAULT_FIRST_CAPACITY};
 pub use dequeue::{DequeueStealer, PoolDequeue, MAX_CAPACITY};
 pub use pool::{
-    cleanup_all, registered_pools, sweep_every, OwnedPoolGuard, Pool, PoolBuilder, PoolGuard,
-    PoolStats, Sweeper,
+    cleanup_all, cleanups_drain_idle_threads, registered_pools, sweep_every, OwnedPoolGuard, Pool,
+    PoolBuilder, PoolGuard, PoolStats, Sweeper,
 };
 
 /// The design notes in `docs/`, rendered here so their examples are tested.

@@ -68,9 +68,16 @@
 //! busy; both depend on unrelated threads of the process. So a get takes
 //! the value it actually returned as an oracle: if that is an exited
 //! thread's private value of a servable age, the model adopts it, otherwise
-//! it goes on as if adoption found nothing. A cleanup's drops of such values
-//! are reported in [`Effects::may_drop`] and confirmed with
-//! [`PoolModel::resolve_may_drop`]; a get never drops them.
+//! it goes on as if adoption found nothing.
+//!
+//! A cleanup drops expired private values, live threads' included, but only
+//! where the platform has a process-wide memory barrier (Linux) and only
+//! for a thread that is not inside a pool operation at that moment; an
+//! exited thread's, only while no other thread holds its index. So a
+//! cleanup reports every expired private value in [`Effects::may_drop`],
+//! and the caller confirms the ones the pool dropped with
+//! [`PoolModel::resolve_may_drop`]; a get never drops another thread's
+//! private value.
 
 use crate::PoolStats;
 use std::collections::VecDeque;
@@ -123,6 +130,8 @@ fn chain_of(generation: usize) -> usize {
 struct ModelLocal {
     /// The private value and the generation it was put in.
     private: Option<(Id, usize)>,
+    /// The private value lent to a guard: the slot counts as occupied.
+    lent: Option<Id>,
     /// Oldest at the front, newest at the back.
     chains: [VecDeque<Id>; 2],
     /// Whether the thread has exited (its local stays, with its values).
@@ -274,6 +283,35 @@ impl PoolModel {
         effects
     }
 
+    /// `get` (or `get_owned`) on `thread`, which returned `observed`, with
+    /// the guard kept: a value served from the private slot is lent in
+    /// place, and until [`return_guard`](Self::return_guard) the slot counts
+    /// as occupied (puts go to the chain) and serves nothing.
+    pub fn get(&mut self, thread: usize, observed: Id) -> Effects {
+        let effects = self.take(thread, observed);
+        if effects.tier == Some(Tier::Private) {
+            self.locals[thread].lent = effects.got;
+        }
+        effects
+    }
+
+    /// The guard of `id` (from [`get`](Self::get)) dropped on `thread`. A
+    /// lent value goes back into the slot it came from, whichever thread
+    /// drops it, and is counted as put on `thread`; a pool with a keep rule
+    /// or reset hook takes it out and puts it as `put` would.
+    pub fn return_guard(&mut self, thread: usize, id: Id) -> Effects {
+        let Some(lender) = self.locals.iter().position(|l| l.lent == Some(id)) else {
+            return self.put(thread, id);
+        };
+        self.locals[lender].lent = None;
+        if self.rules.discard_multiple_of.is_some() || self.rules.reset {
+            return self.put(thread, id);
+        }
+        self.counts.puts += 1;
+        self.locals[lender].private = Some((id, self.generation));
+        Effects::default()
+    }
+
     /// `get` on `thread` (which returned `observed`), then dropping the
     /// guard on the same thread.
     pub fn get_and_return(&mut self, thread: usize, observed: Id) -> Effects {
@@ -398,6 +436,8 @@ impl PoolModel {
         let own = &mut self.locals[thread];
         // What goes onto a chain, and which chain.
         let spill = match own.private {
+            // A lent slot is occupied by a primary value.
+            None if own.lent.is_some() => Some((id, chain_of(generation))),
             None => {
                 own.private = Some((id, generation));
                 None
@@ -445,11 +485,13 @@ impl PoolModel {
                 .dropped
                 .extend(local.chains[chain_of(next)].drain(..));
         }
-        // Exited threads' private values that expire now. A live thread's
-        // private slot is its own: only that thread ages it.
+        // Private values that expire now: an exited thread's, if no other
+        // thread holds its index; a live thread's, if it is not inside a
+        // pool operation and the platform has a process-wide barrier (see
+        // the module docs).
         for local in &self.locals {
             if let Some((id, stamp)) = local.private {
-                if local.exited && age(stamp, next) == Age::Expired {
+                if age(stamp, next) == Age::Expired {
                     effects.may_drop.push(id);
                 }
             }
@@ -466,7 +508,6 @@ impl PoolModel {
         for local in &mut self.locals {
             if let Some((id, _)) = local.private {
                 if dropped.contains(&id) {
-                    assert!(local.exited, "only exited threads' values are uncertain");
                     local.private = None;
                     self.counts.dropped_by_cleanup += 1;
                 }

@@ -1,5 +1,6 @@
 //! `PoolGuard`: a value on loan from a pool, returned when dropped.
 
+use super::private_slot::LentSlot;
 use super::Pool;
 use std::fmt;
 use std::mem::ManuallyDrop;
@@ -9,6 +10,11 @@ use std::sync::Arc;
 /// A value taken from a [`Pool`] that goes back into it when dropped.
 ///
 /// Dereferences to the value. [`PoolGuard::into_inner`] detaches it instead.
+///
+/// A value served from the calling thread's private slot is lent in place:
+/// the guard points at it, and dropping the guard marks the slot full
+/// again, without moving the value either way. Meanwhile that thread's puts
+/// and gets use its chain.
 ///
 /// A guard borrows its pool, so it cannot outlive it:
 ///
@@ -25,11 +31,43 @@ use std::sync::Arc;
 #[must_use = "dropping the guard at once gives the value straight back"]
 pub struct PoolGuard<'a, T, F = fn() -> T> {
     pool: &'a Pool<T, F>,
-    value: ManuallyDrop<T>,
+    value: ManuallyDrop<Held<T>>,
+}
+
+/// How a guard holds its value.
+pub(super) enum Held<T> {
+    /// Moved out of the pool (or just created).
+    Owned(T),
+    /// Lent in place from a private slot of the guard's pool, which the
+    /// guard keeps alive (a borrow or an `Arc`).
+    Lent(LentSlot<T>),
+}
+
+impl<T> Held<T> {
+    /// Gives the value to `pool`: back into its slot if lent.
+    fn give_back<F>(self, pool: &Pool<T, F>) {
+        match self {
+            Held::Owned(value) => pool.put(value),
+            Held::Lent(loan) => pool.give_back(loan),
+        }
+    }
+
+    /// The value, out of its slot if lent.
+    ///
+    /// # Safety
+    ///
+    /// The guard's pool is alive.
+    unsafe fn into_value(self) -> T {
+        match self {
+            Held::Owned(value) => value,
+            // SAFETY: the pool is alive per the caller.
+            Held::Lent(loan) => unsafe { loan.take_back() },
+        }
+    }
 }
 
 impl<'a, T, F> PoolGuard<'a, T, F> {
-    pub(super) fn new(pool: &'a Pool<T, F>, value: T) -> Self {
+    pub(super) fn new(pool: &'a Pool<T, F>, value: Held<T>) -> Self {
         PoolGuard {
             pool,
             value: ManuallyDrop::new(value),
@@ -48,41 +86,52 @@ macro_rules! value_access {
         impl<$($lifetime,)? T, F> Deref for $guard<$($lifetime,)? T, F> {
             type Target = T;
 
+            #[inline(always)]
             fn deref(&self) -> &T {
-                &self.value
+                match &*self.value {
+                    Held::Owned(value) => value,
+                    // SAFETY: the guard keeps its pool alive.
+                    Held::Lent(loan) => unsafe { loan.value() },
+                }
             }
         }
 
         impl<$($lifetime,)? T, F> DerefMut for $guard<$($lifetime,)? T, F> {
+            #[inline(always)]
             fn deref_mut(&mut self) -> &mut T {
-                &mut self.value
+                match &mut *self.value {
+                    Held::Owned(value) => value,
+                    // SAFETY: the guard keeps its pool alive.
+                    Held::Lent(loan) => unsafe { loan.value_mut() },
+                }
             }
         }
 
         impl<$($lifetime,)? T, F> AsRef<T> for $guard<$($lifetime,)? T, F> {
             fn as_ref(&self) -> &T {
-                &self.value
+                self
             }
         }
 
         impl<$($lifetime,)? T, F> AsMut<T> for $guard<$($lifetime,)? T, F> {
             fn as_mut(&mut self) -> &mut T {
-                &mut self.value
+                self
             }
         }
 
         impl<$($lifetime,)? T: fmt::Debug, F> fmt::Debug for $guard<$($lifetime,)? T, F> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($guard)).field(&*self.value).finish()
+                f.debug_tuple(stringify!($guard)).field(&**self).finish()
             }
         }
 
         impl<$($lifetime,)? T, F> Drop for $guard<$($lifetime,)? T, F> {
+            #[inline]
             fn drop(&mut self) {
                 // SAFETY: `drop` runs once and `into_inner` forgets the guard, so
                 // the value is still here and is moved out exactly once.
-                let value = unsafe { ManuallyDrop::take(&mut self.value) };
-                self.pool.put(value);
+                let held = unsafe { ManuallyDrop::take(&mut self.value) };
+                held.give_back(&self.pool);
             }
         }
 
@@ -96,10 +145,11 @@ macro_rules! value_access {
             pub fn into_inner(guard: Self) -> T {
                 let mut guard = ManuallyDrop::new(guard);
                 // SAFETY: the guard is never used or dropped again, so the
-                // value is moved out exactly once, and the pool handle (an
-                // `Arc` for owned guards) is dropped exactly once.
+                // value is moved out exactly once (the pool is still alive:
+                // its handle goes after), and the pool handle (an `Arc` for
+                // owned guards) is dropped exactly once.
                 unsafe {
-                    let value = ManuallyDrop::take(&mut guard.value);
+                    let value = ManuallyDrop::take(&mut guard.value).into_value();
                     std::ptr::drop_in_place(&mut guard.pool);
                     value
                 }
@@ -139,11 +189,11 @@ value_access!(OwnedPoolGuard);
 #[must_use = "dropping the guard at once gives the value straight back"]
 pub struct OwnedPoolGuard<T, F = fn() -> T> {
     pool: Arc<Pool<T, F>>,
-    value: ManuallyDrop<T>,
+    value: ManuallyDrop<Held<T>>,
 }
 
 impl<T, F> OwnedPoolGuard<T, F> {
-    pub(super) fn new(pool: Arc<Pool<T, F>>, value: T) -> Self {
+    pub(super) fn new(pool: Arc<Pool<T, F>>, value: Held<T>) -> Self {
         OwnedPoolGuard {
             pool,
             value: ManuallyDrop::new(value),

@@ -1,9 +1,9 @@
 //! One thread's share of a pool (Go: `poolLocal`).
 
-use super::private_slot::PrivateSlot;
+use super::private_slot::{LentSlot, Look, PrivateSlot};
 use super::stats::Counters;
 use crate::chain::RawChain;
-use crate::sync::{epoch, UnsafeCell};
+use crate::sync::epoch;
 use crate::unwind::for_each_despite_panics;
 
 /// How many cleanups a pooled value has lived through.
@@ -56,6 +56,15 @@ pub(crate) enum Leftover<T> {
     Refused(T),
 }
 
+/// Where a put goes when the private slot does not take its value.
+pub(crate) enum Overflow<T> {
+    /// Onto the chain `half`; `moved` if this is a victim-aged private
+    /// value that made room for the put.
+    Chain { value: T, half: usize, moved: bool },
+    /// An expired private value displaced by the put, to drop.
+    Expired(T),
+}
+
 /// What the private slot gave.
 pub(crate) enum Taken<T> {
     /// Nothing of the wanted age.
@@ -66,20 +75,32 @@ pub(crate) enum Taken<T> {
     Expired(T),
 }
 
+/// What a loan from the private slot gave.
+pub(crate) enum Loan<T> {
+    /// Nothing to lend: empty, lent already, not primary, or wanted by a
+    /// cleanup.
+    None,
+    /// The private value, lent in place.
+    Lent(LentSlot<T>),
+    /// An expired private value, removed for the caller to drop.
+    Expired(T),
+}
+
 /// One thread's private slot and chains.
 ///
 /// # Invariants
 ///
-/// - L1: `private` is read and written only by the owner of this local's
-///   thread index, or by a cleanup that holds the thread registry's lock
-///   while no thread owns that index (`thread_index` R3).
+/// - L1: `private` follows its own protocol (`private_slot` P1-P5); its
+///   accessor is the owner of this local's thread index, or a thread
+///   acting for an index no thread owns while it holds the thread
+///   registry's lock (`thread_index` R3).
 /// - L2: the owner is the single producer of both chains; any thread pops
 ///   their tails.
 /// - L3: `chains[half(g)]` receives values put at generation `g`. A cleanup
 ///   moving the pool from `g` to `g + 1` first drains `chains[half(g + 1)]`,
 ///   so values age from primary to victim to dropped.
 pub(crate) struct Local<T> {
-    private: UnsafeCell<PrivateSlot<T>>,
+    private: PrivateSlot<T>,
     chains: [RawChain<T>; 2],
     /// Written by the owner only (see `Counters`' C1).
     pub(crate) counters: Counters,
@@ -88,66 +109,95 @@ pub(crate) struct Local<T> {
 impl<T> Local<T> {
     pub(crate) fn new(first_capacity: usize) -> Self {
         Local {
-            private: UnsafeCell::new(PrivateSlot::empty()),
+            private: PrivateSlot::empty(),
             chains: [RawChain::new(first_capacity), RawChain::new(first_capacity)],
             counters: Counters::new(),
         }
     }
 
-    /// Puts `value` into the private slot if it is free (Go's Put, first
-    /// step); hands it back otherwise.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns this local (L1).
-    #[inline]
-    pub(crate) unsafe fn fill_private(&self, value: T, generation: usize) -> Result<(), T> {
-        // SAFETY: L1; the closure moves values only and calls no user code.
-        self.private.with_mut(|slot| unsafe {
-            if (*slot).stamp().is_some() {
-                return Err(value);
-            }
-            (*slot).fill(value, generation);
-            Ok(())
-        })
+    /// The private slot, for a cleanup's drain (`want`, `drain_if`,
+    /// `unwant`).
+    pub(crate) fn private(&self) -> &PrivateSlot<T> {
+        &self.private
     }
 
-    /// Go's Put, second step, when the private slot is occupied: onto the
-    /// primary chain. A victim-aged private value moves to the victim chain
-    /// to make room; an expired one is handed back for the caller to drop. A
-    /// value bound for a primary chain that already holds `max_chain` values
-    /// is refused.
+    /// Go's Put, first step: into the private slot if it is empty. Otherwise
+    /// says where the value goes instead: the primary chain; or, when the
+    /// private value has aged, that value moves out (to the victim chain, or
+    /// to be dropped if expired) and the put takes its place. A slot that is
+    /// lent, or wanted by a cleanup, counts as occupied by a primary value.
     ///
     /// # Safety
     ///
-    /// The caller owns this local (L1, L2).
-    #[inline]
-    pub(crate) unsafe fn put_behind_private(
+    /// The caller is the slot's accessor (L1).
+    #[inline(always)]
+    pub(crate) unsafe fn put_private(
         &self,
         value: T,
         generation: usize,
+    ) -> Result<(), Overflow<T>> {
+        let primary = half(generation);
+        // SAFETY: forwarded from the caller.
+        let Some(access) = (unsafe { self.private.enter() }) else {
+            return Err(Overflow::Chain {
+                value,
+                half: primary,
+                moved: false,
+            });
+        };
+        let stamp = match access.look() {
+            Look::Empty => {
+                access.fill(value, generation);
+                return Ok(());
+            }
+            Look::Lent => {
+                return Err(Overflow::Chain {
+                    value,
+                    half: primary,
+                    moved: false,
+                })
+            }
+            Look::Full(stamp) => stamp,
+        };
+        match Age::of(stamp, generation) {
+            Age::Primary => Err(Overflow::Chain {
+                value,
+                half: primary,
+                moved: false,
+            }),
+            Age::Victim => Err(Overflow::Chain {
+                value: access.swap(value, generation),
+                half: half(stamp),
+                moved: true,
+            }),
+            Age::Expired => Err(Overflow::Expired(access.swap(value, generation))),
+        }
+    }
+
+    /// Go's Put, second step: pushes what `put_private` could not keep onto
+    /// its chain. A value bound for a primary chain that already holds
+    /// `max_chain` values is refused.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L2).
+    #[inline(always)]
+    pub(crate) unsafe fn put_behind_private(
+        &self,
+        overflow: Overflow<T>,
         max_chain: usize,
     ) -> Leftover<T> {
-        enum Spill<T> {
-            Push(T, usize),
-            PushVictim(T, usize),
-            Expired(T),
-        }
-        // SAFETY: L1; the closure moves values only and calls no user code.
-        let spill = self.private.with_mut(|slot| unsafe {
-            let stamp = (*slot)
-                .stamp()
-                .expect("`fill_private` found the slot occupied");
-            match Age::of(stamp, generation) {
-                Age::Primary => Spill::Push(value, half(generation)),
-                Age::Victim => Spill::PushVictim((*slot).swap(value, generation), half(stamp)),
-                Age::Expired => Spill::Expired((*slot).swap(value, generation)),
-            }
-        });
-        let (value, half, kept) = match spill {
-            Spill::Push(value, half) => (value, half, Leftover::None),
-            Spill::PushVictim(value, half) => (value, half, Leftover::MovedToVictim),
-            Spill::Expired(value) => return Leftover::Expired(value),
+        let (value, half, kept) = match overflow {
+            Overflow::Chain { value, half, moved } => (
+                value,
+                half,
+                if moved {
+                    Leftover::MovedToVictim
+                } else {
+                    Leftover::None
+                },
+            ),
+            Overflow::Expired(value) => return Leftover::Expired(value),
         };
         let chain = &self.chains[half];
         // The bound is opt-in: measuring the chain pins the epoch.
@@ -164,20 +214,43 @@ impl<T> Local<T> {
     ///
     /// # Safety
     ///
-    /// The caller owns this local (L1).
+    /// The caller is the slot's accessor (L1).
     #[inline(always)]
     pub(crate) unsafe fn take_private(&self, generation: usize) -> Taken<T> {
-        // SAFETY: L1; the closure moves values only.
-        self.private.with_mut(|slot| unsafe {
-            let Some(stamp) = (*slot).stamp() else {
-                return Taken::None;
-            };
-            match Age::of(stamp, generation) {
-                Age::Primary => Taken::Value((*slot).empty_out()),
-                Age::Expired => Taken::Expired((*slot).empty_out()),
-                Age::Victim => Taken::None,
-            }
-        })
+        // SAFETY: forwarded from the caller.
+        let Some(access) = (unsafe { self.private.enter() }) else {
+            return Taken::None;
+        };
+        let Look::Full(stamp) = access.look() else {
+            return Taken::None;
+        };
+        match Age::of(stamp, generation) {
+            Age::Primary => Taken::Value(access.take()),
+            Age::Expired => Taken::Expired(access.take()),
+            Age::Victim => Taken::None,
+        }
+    }
+
+    /// Lends the private value in place if it is primary; an expired private
+    /// value is removed, for the caller to drop.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1).
+    #[inline(always)]
+    pub(crate) unsafe fn lend_private(&self, generation: usize) -> Loan<T> {
+        // SAFETY: forwarded from the caller.
+        let Some(access) = (unsafe { self.private.enter() }) else {
+            return Loan::None;
+        };
+        let Look::Full(stamp) = access.look() else {
+            return Loan::None;
+        };
+        match Age::of(stamp, generation) {
+            Age::Primary => Loan::Lent(access.lend()),
+            Age::Expired => Loan::Expired(access.take()),
+            Age::Victim => Loan::None,
+        }
     }
 
     /// Takes the private value only if it has age `wanted`; any other value
@@ -185,15 +258,10 @@ impl<T> Local<T> {
     ///
     /// # Safety
     ///
-    /// The caller owns this local (L1).
+    /// The caller is the slot's accessor (L1).
     pub(crate) unsafe fn take_private_aged(&self, generation: usize, wanted: Age) -> Option<T> {
-        // SAFETY: L1; the closure moves values only and drops none.
-        self.private.with_mut(|slot| unsafe {
-            if Age::of((*slot).stamp()?, generation) != wanted {
-                return None;
-            }
-            Some((*slot).empty_out())
-        })
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }?.take_if(|stamp| Age::of(stamp, generation) == wanted)
     }
 
     /// Takes the private value unless it is expired (which stays in place),
@@ -201,16 +269,15 @@ impl<T> Local<T> {
     ///
     /// # Safety
     ///
-    /// The caller owns this local (L1).
+    /// The caller is the slot's accessor (L1).
     pub(crate) unsafe fn take_private_unexpired(&self, generation: usize) -> Option<(T, Age)> {
-        // SAFETY: L1; the closure moves values only and drops none.
-        self.private.with_mut(|slot| unsafe {
-            let age = Age::of((*slot).stamp()?, generation);
-            if age == Age::Expired {
-                return None;
-            }
-            Some(((*slot).empty_out(), age))
-        })
+        // SAFETY: forwarded from the caller.
+        let access = unsafe { self.private.enter() }?;
+        let Look::Full(stamp) = access.look() else {
+            return None;
+        };
+        let age = Age::of(stamp, generation);
+        (age != Age::Expired).then(|| (access.take(), age))
     }
 
     /// Pops the newest primary value of the own chain (Go: `shared.popHead`).
@@ -240,8 +307,7 @@ impl<T> Drop for Local<T> {
         } = self;
         let [first, second] = chains;
         for_each_despite_panics(0..3, |part| match part {
-            // SAFETY: `&mut self`: no thread can own or touch the slot (L1).
-            0 => drop(private.with_mut(|slot| unsafe { (*slot).take() })),
+            0 => drop(private.take_exclusive()),
             1 => first.clear(),
             _ => second.clear(),
         });

@@ -13,6 +13,7 @@ mod stats;
 mod sweeper;
 mod thread_index;
 
+use guard::Held;
 pub use guard::{OwnedPoolGuard, PoolGuard};
 pub use options::PoolBuilder;
 pub use registry::{cleanup_all, registered_pools};
@@ -20,10 +21,13 @@ pub use stats::PoolStats;
 pub use sweeper::{sweep_every, Sweeper};
 
 use crate::chain::DEFAULT_FIRST_CAPACITY;
-use crate::sync::{const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution};
+use crate::sync::{
+    asymmetric_fence, const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution,
+};
 use crate::unwind::DropEach;
-use local::{half, Age, Leftover, Local, Taken};
+use local::{half, Age, Leftover, Loan, Local, Overflow, Taken};
 use options::{check_first_capacity, Rules};
+use private_slot::LentSlot;
 use registry::{Ages, Garbage};
 use state::State;
 use stats::Event;
@@ -350,8 +354,8 @@ impl<T, F> Pool<T, F> {
             let generation = self.state.generation.load(Ordering::Relaxed);
             // SAFETY: this thread holds index `place.index`, so it owns the
             // local.
-            if let Err(value) = unsafe { local.fill_private(value, generation) } {
-                self.put_behind_private(local, value, generation);
+            if let Err(overflow) = unsafe { local.put_private(value, generation) } {
+                self.put_behind_private(local, overflow, generation);
             }
             return;
         }
@@ -362,9 +366,9 @@ impl<T, F> Pool<T, F> {
     /// Out of line, so the private-slot put stays small; the chain push is
     /// inlined in here (one call per overflow put, not two).
     #[inline(never)]
-    fn put_behind_private(&self, local: &Local<T>, value: T, generation: usize) {
+    fn put_behind_private(&self, local: &Local<T>, overflow: Overflow<T>, generation: usize) {
         // SAFETY: the caller owns `local` (it holds its thread index).
-        match unsafe { local.put_behind_private(value, generation, self.rules.max_chain) } {
+        match unsafe { local.put_behind_private(overflow, self.rules.max_chain) } {
             Leftover::None => {}
             Leftover::MovedToVictim => {
                 // Relaxed [victim-empty]: the hint; a victim chain is not
@@ -400,8 +404,8 @@ impl<T, F> Pool<T, F> {
         // Relaxed [generation]: as in `try_take`.
         let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
-        if let Err(value) = unsafe { local.fill_private(value, generation) } {
-            self.put_behind_private(local, value, generation);
+        if let Err(overflow) = unsafe { local.put_private(value, generation) } {
+            self.put_behind_private(local, overflow, generation);
         }
     }
 
@@ -436,9 +440,14 @@ impl<T, F> Pool<T, F> {
     /// `Drop` may use the pool. If a `Drop` panics, the first panic propagates
     /// after the remaining values of this cleanup have been dropped.
     ///
-    /// A live thread's private slot is only touched by that thread, so a
-    /// thread that stops using the pool keeps at most one value in it until
-    /// it uses the pool again or exits; slots of exited threads age normally.
+    /// Private slots age too, those of idle live threads included, so an
+    /// idle pool holds nothing after two cleanups, as Go's does after two
+    /// garbage collections. A thread inside a pool operation at that moment
+    /// keeps its private value until the next cleanup. This needs a
+    /// process-wide memory barrier ([`cleanups_drain_idle_threads`]); where
+    /// there is none, a live thread's private slot is aged only by that
+    /// thread, on its next use of the pool, and an idle thread keeps at most
+    /// one value until then.
     ///
     /// A thread counts as exited once its thread-local destructors have
     /// given its index back. `JoinHandle::join` waits for that, but
@@ -495,6 +504,43 @@ impl<T, F> Pool<T, F> {
         stats
     }
 
+    /// Moves every private value that expires at `next` into `dropped`:
+    /// those of idle live threads too, where the asymmetric fence has its
+    /// heavy side; elsewhere only those of exited threads.
+    fn drain_expired_private(&self, next: usize, dropped: &mut Vec<T>) {
+        let expired = |stamp| Age::of(stamp, next) == Age::Expired;
+        // The same locals are wanted, drained and released: a bucket
+        // published meanwhile is not visited (its locals were not wanted).
+        let locals: Vec<&Local<T>> = self.state.locals.iter().map(|(_, l)| l).collect();
+        for local in &locals {
+            local.private().want();
+        }
+        let fenced = asymmetric_fence::heavy();
+        for local in &locals {
+            if fenced {
+                // SAFETY: we are the one drainer (the cleanup lock is held),
+                // wanted this slot, and the heavy fence ran since.
+                dropped.extend(unsafe { local.private().drain_if(expired) });
+            }
+            local.private().unwant();
+        }
+        if fenced {
+            return;
+        }
+        thread_index::with_unowned_indices(|unowned| {
+            for (index, local) in self.state.locals.iter() {
+                if unowned(index) {
+                    // SAFETY: no thread holds `index` and none can acquire it
+                    // while we hold the registry lock, so we act for it as
+                    // the slot's accessor (thread_index R3).
+                    if let Some(value) = unsafe { local.take_private_aged(next, Age::Expired) } {
+                        dropped.push(value);
+                    }
+                }
+            }
+        });
+    }
+
     /// Does the work of `cleanup` and returns the values to drop.
     fn age_one_step(&self) -> DropEach<T> {
         let _one_at_a_time = lock(&self.state.cleanup_lock);
@@ -510,18 +556,7 @@ impl<T, F> Pool<T, F> {
             }
         }
         drop(guard);
-        thread_index::with_unowned_indices(|unowned| {
-            for (index, local) in self.state.locals.iter() {
-                if unowned(index) {
-                    // SAFETY: no thread holds `index` and none can acquire it
-                    // while we hold the registry lock, so we act as the owner
-                    // (thread_index R3).
-                    if let Some(value) = unsafe { local.take_private_aged(next, Age::Expired) } {
-                        dropped.push(value);
-                    }
-                }
-            }
-        });
+        self.drain_expired_private(next, &mut dropped);
         debug_assert_eq!(half(next), half(generation.wrapping_sub(1)));
         // Relaxed [generation]: as in `try_take`; the chains drained above
         // are safe to use as primary whichever generation a thread reads.
@@ -531,6 +566,28 @@ impl<T, F> Pool<T, F> {
             .bump_shared(Event::DroppedByCleanup, dropped.len() as u64);
         DropEach(dropped)
     }
+}
+
+/// Whether [`Pool::cleanup`] drains the private slots of idle live threads
+/// here: true where the platform offers a process-wide memory barrier
+/// (Linux on x86-64 and AArch64, through `membarrier`), false elsewhere or
+/// if the kernel refuses it. Where false, a live thread's private value
+/// ages only when that thread next uses the pool.
+///
+/// # Examples
+///
+/// ```
+/// use victim_pool::Pool;
+/// let pool = Pool::new(|| 0u8);
+/// pool.put(1);
+/// pool.cleanup();
+/// pool.cleanup();
+/// let dropped = if victim_pool::cleanups_drain_idle_threads() { 1 } else { 0 };
+/// assert_eq!(pool.stats().dropped_by_cleanup, dropped);
+/// ```
+#[must_use]
+pub fn cleanups_drain_idle_threads() -> bool {
+    asymmetric_fence::heavy()
 }
 
 impl<T, F: Fn() -> T> Pool<T, F> {
@@ -576,7 +633,11 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[inline]
     #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn get(&self) -> PoolGuard<'_, T, F> {
-        PoolGuard::new(self, self.take())
+        let held = match self.lend() {
+            Some(loan) => Held::Lent(loan),
+            None => Held::Owned(self.take()),
+        };
+        PoolGuard::new(self, held)
     }
 
     /// Takes a value from the pool, or creates one; the caller owns it.
@@ -609,7 +670,11 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// ([`register_arc`](Pool::register_arc)).
     #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn get_owned(self: &std::sync::Arc<Self>) -> OwnedPoolGuard<T, F> {
-        OwnedPoolGuard::new(std::sync::Arc::clone(self), self.take())
+        let held = match self.lend() {
+            Some(loan) => Held::Lent(loan),
+            None => Held::Owned(self.take()),
+        };
+        OwnedPoolGuard::new(std::sync::Arc::clone(self), held)
     }
 }
 
@@ -643,7 +708,58 @@ impl<T, F> Pool<T, F> {
     /// Takes a pooled value on loan, or returns `None` without creating one.
     #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn try_get(&self) -> Option<PoolGuard<'_, T, F>> {
-        Some(PoolGuard::new(self, self.try_take()?))
+        let held = match self.lend() {
+            Some(loan) => Held::Lent(loan),
+            None => Held::Owned(self.try_take()?),
+        };
+        Some(PoolGuard::new(self, held))
+    }
+
+    /// Lends the calling thread's primary private value in place, if it
+    /// has one (the first tier of `get`, without moving the value).
+    #[inline(always)]
+    fn lend(&self) -> Option<LentSlot<T>> {
+        let place = thread_index::current()?;
+        // Relaxed [generation]: as in `try_take` (loaded after `current()`).
+        let generation = self.state.generation.load(Ordering::Relaxed);
+        let local = self.state.locals.get_or_create(place, self.first_capacity);
+        // SAFETY: this thread holds index `place.index`, so it owns the local.
+        match unsafe { local.lend_private(generation) } {
+            Loan::Lent(loan) => {
+                self.count(Some(local), Event::FromPrivate, 1);
+                Some(loan)
+            }
+            Loan::Expired(expired) => self.lend_after_expired(local, expired),
+            Loan::None => None,
+        }
+    }
+
+    /// Drops an expired private value found by `lend`, then tries again
+    /// (as `take_after_expired` does for takes).
+    #[cold]
+    #[inline(never)]
+    fn lend_after_expired(&self, local: &Local<T>, expired: T) -> Option<LentSlot<T>> {
+        self.count(Some(local), Event::DroppedByCleanup, 1);
+        drop(expired);
+        self.lend()
+    }
+
+    /// A guard's drop of a lent value: the value stays where it is and the
+    /// slot is marked full, stamped now, as a put would stamp it. A pool
+    /// with return rules moves the value out and screens it as `put` does.
+    #[inline]
+    fn give_back(&self, loan: LentSlot<T>) {
+        if self.rules.keep.is_some() || self.rules.reset.is_some() {
+            // SAFETY: the guard that held the loan keeps the pool alive.
+            return self.put_screened(unsafe { loan.take_back() });
+        }
+        let local = thread_index::current()
+            .map(|place| self.state.locals.get_or_create(place, self.first_capacity));
+        self.count(local, Event::Put, 1);
+        // Relaxed [generation]: as in `put`.
+        let generation = self.state.generation.load(Ordering::Relaxed);
+        // SAFETY: the guard that held the loan keeps the pool alive.
+        unsafe { loan.give_back(generation) };
     }
 
     /// Joins the registry that [`cleanup_all`], [`sweep_every`] and a
@@ -737,10 +853,9 @@ impl<T, F> Pool<T, F> {
     /// pool.put(1); // this thread's private slot
     /// pool.put(2); // this thread's chain
     /// cleanup_all();
-    /// cleanup_all();
-    /// assert_eq!(pool.stats().dropped_by_cleanup, 1); // the chained value
-    /// // A live thread's private slot is aged by that thread, on its next use:
+    /// cleanup_all(); // nobody took them: both dropped
     /// assert_eq!(pool.try_take(), None);
+    /// assert_eq!(pool.stats().dropped_by_cleanup, 2);
     /// assert_eq!(pool.stats().retained, 0);
     /// ```
     pub fn register_pinned(self: Pin<&Self>)

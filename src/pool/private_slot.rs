@@ -1,83 +1,386 @@
-//! A thread's private slot (Go: `poolLocalInternal.private`): one value and
-//! the generation it was put in.
+//! A thread's private slot (Go: `poolLocalInternal.private`) and its
+//! protocol: the owner fills and empties it with plain loads and stores,
+//! `get` lends its value in place, and a cleanup may drain the value of an
+//! idle owner.
+//!
+//! ```text
+//!            fill (owner)            lend (owner)
+//!   EMPTY ----------------> FULL ----------------> LENT
+//!     ^  <----------------   ^  <----------------   |
+//!     |   take (owner, or    |   give back (the     |
+//!     |   a drainer)         |   loan's holder)     |
+//!     +---------------------------------------------+
+//!              take back (the loan's holder)
+//! ```
+//!
+//! Three parties, and never an atomic read-modify-write:
+//!
+//! - The **accessor**: the owner of the local's thread index (or, for an
+//!   index no thread holds, a thread acting for it under the thread
+//!   registry's lock). It opens an [`Access`] with [`PrivateSlot::enter`],
+//!   which sets `busy`, and may then move the slot between EMPTY, FULL and
+//!   LENT.
+//! - The **holder of a loan** ([`LentSlot`], inside a pool guard), on any
+//!   thread: while the slot is LENT it alone touches the value, and it
+//!   moves the slot out of LENT with a Release store.
+//! - A **drainer** (a cleanup): it sets `wanted`, runs the heavy side of the
+//!   asymmetric fence, and takes a FULL value only if the accessor is not
+//!   `busy`. The accessor's `enter` stores `busy`, runs the light side, and
+//!   backs off if it sees `wanted`: Dekker's pattern, so at most one of
+//!   them goes on.
 
+use crate::sync::{asymmetric_fence, AtomicBool, AtomicU8, Ordering, UnsafeCell};
 use std::mem::MaybeUninit;
+use std::ptr::NonNull;
 
-/// One optional value with its stamp.
-///
-/// Not an `Option<(T, usize)>`: with the enum, the compiler wrote a `Vec`
-/// into the slot word by word and read it back 16 bytes at a time, and a
-/// load wider than the stores it reads misses store-to-load forwarding (a
-/// stall on every put+take pair). A `MaybeUninit<T>` is moved in and out as
-/// a whole, with the same widths both ways; the flag is separate.
-///
-/// # Invariants
-///
-/// - P1: `value` is initialized exactly while `occupied` is true.
-pub(crate) struct PrivateSlot<T> {
-    occupied: bool,
-    /// The pool generation the value was put in (meaningful while occupied).
+const EMPTY: u8 = 0;
+const FULL: u8 = 1;
+const LENT: u8 = 2;
+
+/// The value and the pool generation it was put in.
+struct Contents<T> {
     stamp: usize,
     value: MaybeUninit<T>,
 }
 
+/// One optional value with its stamp, and the flags of its protocol.
+///
+/// The value is a `MaybeUninit<T>` beside a separate state, not an
+/// `Option<(T, usize)>`: with the enum, the compiler wrote a `Vec` into the
+/// slot word by word and read it back 16 bytes at a time, a load wider than
+/// the stores it reads, which misses store-to-load forwarding.
+///
+/// # Invariants
+///
+/// - P1: `contents.value` is initialized exactly while `state` is FULL or
+///   LENT.
+/// - P2: while `state` is EMPTY or FULL, `contents` and `state` are written
+///   only by an accessor inside an [`Access`], or by a drainer that saw
+///   `busy` false after setting `wanted` and running the heavy fence. While
+///   it is LENT, only the [`LentSlot`] touches `contents` and moves `state`
+///   on; nobody else writes `state`.
+/// - P3: `busy` is written only by the accessor (accessors follow one
+///   another through the thread-index hand-off); `wanted` only by the
+///   drainer, and drainers run one at a time (the pool's cleanup lock).
+/// - P4 (Dekker): an accessor that saw `wanted` false and a drainer that saw
+///   `busy` false never overlap: each stored its flag before the fence and
+///   loaded the other's after it.
+pub(crate) struct PrivateSlot<T> {
+    state: AtomicU8,
+    busy: AtomicBool,
+    wanted: AtomicBool,
+    contents: UnsafeCell<Contents<T>>,
+}
+
+/// What an accessor sees in the slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Look {
+    Empty,
+    /// A value put at this generation.
+    Full(usize),
+    /// The value is on loan.
+    Lent,
+}
+
 impl<T> PrivateSlot<T> {
-    pub(crate) const fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         PrivateSlot {
-            occupied: false,
-            stamp: 0,
-            value: MaybeUninit::uninit(),
+            state: AtomicU8::new(EMPTY),
+            busy: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
+            contents: UnsafeCell::new(Contents {
+                stamp: 0,
+                value: MaybeUninit::uninit(),
+            }),
         }
     }
 
-    /// The stamp of the value held, or `None` if the slot is empty.
+    /// Opens the slot for its accessor, or returns `None` while a drainer
+    /// wants it (then the caller acts as if the slot were unavailable and
+    /// leaves it alone).
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor: it owns the local's thread index,
+    /// or acts for an index no thread holds while holding the thread
+    /// registry's lock (P3). It calls no user code while the access is open.
     #[inline(always)]
-    pub(crate) fn stamp(&self) -> Option<usize> {
-        self.occupied.then_some(self.stamp)
+    pub(crate) unsafe fn enter(&self) -> Option<Access<'_, T>> {
+        // Relaxed [slot-dekker]: ordered before the `wanted` load below by
+        // the asymmetric fence, not by its ordering (P4).
+        self.busy.store(true, Ordering::Relaxed);
+        asymmetric_fence::light();
+        // Acquire [slot-drained]: pairs with the Release in `unwant`, so the
+        // drainer's take of the value happens-before what we do next.
+        if self.wanted.load(Ordering::Acquire) {
+            // Release [slot-busy]: as in `Access::drop` (nothing was done).
+            self.busy.store(false, Ordering::Release);
+            return None;
+        }
+        Some(Access { slot: self })
     }
 
-    /// Stores `value`, put at generation `stamp`, into the empty slot.
-    #[inline(always)]
-    pub(crate) fn fill(&mut self, value: T, stamp: usize) {
-        debug_assert!(!self.occupied, "the private slot is already full");
-        self.value.write(value);
-        self.stamp = stamp;
-        self.occupied = true;
+    /// Marks the slot wanted by a drainer. The drainer then runs
+    /// [`asymmetric_fence::heavy`] once for all the slots it marked, calls
+    /// [`drain_if`](Self::drain_if) only if that returned true, and
+    /// [`unwant`](Self::unwant)s every marked slot in any case.
+    pub(crate) fn want(&self) {
+        // Relaxed [slot-dekker]: ordered before the `busy` load in
+        // `drain_if` by the heavy fence (P4).
+        self.wanted.store(true, Ordering::Relaxed);
     }
 
-    /// Removes the value, which the slot must hold.
-    #[inline(always)]
-    pub(crate) fn empty_out(&mut self) -> T {
-        assert!(self.occupied, "the private slot is empty");
-        self.occupied = false;
-        // SAFETY: P1: the slot was occupied, so `value` is initialized; the
-        // flag now says it is not, so it is read exactly once.
-        unsafe { self.value.assume_init_read() }
+    /// Takes the value if the accessor is not inside an access, the slot is
+    /// FULL, and `expired` holds for its stamp.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the one drainer (P3), called [`want`](Self::want) and
+    /// then [`asymmetric_fence::heavy`], which returned true, and has not
+    /// called [`unwant`](Self::unwant) since.
+    pub(crate) unsafe fn drain_if(&self, expired: impl FnOnce(usize) -> bool) -> Option<T> {
+        // Acquire [slot-busy]: pairs with the Release that ends an access,
+        // so everything the accessor did to the slot is visible to us.
+        if self.busy.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: the accessor is out and will back off until `unwant` (P4),
+        // so we may act as it does on the slot (P2), without its `busy`.
+        unsafe { self.take_if(expired) }
     }
 
-    /// Removes the value if there is one.
-    pub(crate) fn take(&mut self) -> Option<T> {
-        self.occupied.then(|| self.empty_out())
+    /// Ends a drainer's claim.
+    pub(crate) fn unwant(&self) {
+        // Release [slot-drained]: a value taken in `drain_if`, and the slot
+        // left EMPTY, happen-before the next `enter` that sees this store.
+        self.wanted.store(false, Ordering::Release);
     }
 
-    /// Replaces the held value with `value` (stamped `stamp`) and returns
-    /// the old value.
-    #[inline(always)]
-    pub(crate) fn swap(&mut self, value: T, stamp: usize) -> T {
-        let old = self.empty_out();
-        self.fill(value, stamp);
-        old
+    /// Removes the value, held or lent, when nobody else can reach the slot.
+    pub(crate) fn take_exclusive(&mut self) -> Option<T> {
+        // Relaxed [exclusive]: `&mut self`; no other thread can reach it.
+        if self.state.load(Ordering::Relaxed) == EMPTY {
+            return None;
+        }
+        // Relaxed [exclusive]: as above.
+        self.state.store(EMPTY, Ordering::Relaxed);
+        // SAFETY: P1; `&mut self`, and the state now says EMPTY, so the value
+        // is read once. A LENT value here belonged to a forgotten guard,
+        // which will never touch it again.
+        Some(unsafe { self.contents.with_mut(|c| (*c).value.assume_init_read()) })
     }
 }
 
 impl<T> Drop for PrivateSlot<T> {
     fn drop(&mut self) {
-        if self.occupied {
-            self.occupied = false;
-            // SAFETY: P1; the flag is cleared first, so a panicking `Drop`
-            // cannot lead to a second drop.
-            unsafe { self.value.assume_init_drop() }
+        drop(self.take_exclusive());
+    }
+}
+
+/// An open access to a slot by its accessor (see [`PrivateSlot::enter`]).
+pub(crate) struct Access<'a, T> {
+    slot: &'a PrivateSlot<T>,
+}
+
+impl<T> PrivateSlot<T> {
+    /// What the slot holds.
+    ///
+    /// # Safety
+    ///
+    /// The caller acts as the accessor (P2).
+    #[inline(always)]
+    unsafe fn look(&self) -> Look {
+        // Acquire [slot-return]: pairs with the Release of a loan's holder
+        // that gave the value back (or took it), maybe on another thread.
+        match self.state.load(Ordering::Acquire) {
+            EMPTY => Look::Empty,
+            LENT => Look::Lent,
+            // SAFETY: FULL: the caller acts as the accessor (P2).
+            _ => Look::Full(self.contents.with(|c| unsafe { (*c).stamp })),
         }
+    }
+
+    /// Removes the value of the FULL slot.
+    ///
+    /// # Safety
+    ///
+    /// As for [`look`](Self::look).
+    #[inline(always)]
+    unsafe fn take(&self) -> T {
+        assert!(
+            // SAFETY: forwarded from the caller.
+            matches!(unsafe { self.look() }, Look::Full(_)),
+            "the private slot holds no value to take"
+        );
+        // Relaxed [slot-state]: as in `Access::fill`.
+        self.state.store(EMPTY, Ordering::Relaxed);
+        // SAFETY: P1 and P2: it was FULL and the caller acts as the accessor;
+        // now EMPTY, so the value is read exactly once.
+        self.contents
+            .with_mut(|c| unsafe { (*c).value.assume_init_read() })
+    }
+
+    /// Takes the value if the slot is FULL and `wanted` holds for its stamp.
+    ///
+    /// # Safety
+    ///
+    /// As for [`look`](Self::look).
+    #[inline(always)]
+    unsafe fn take_if(&self, wanted: impl FnOnce(usize) -> bool) -> Option<T> {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match self.look() {
+                Look::Full(stamp) if wanted(stamp) => Some(self.take()),
+                _ => None,
+            }
+        }
+    }
+}
+
+impl<'a, T> Access<'a, T> {
+    /// What the slot holds.
+    #[inline(always)]
+    pub(crate) fn look(&self) -> Look {
+        // SAFETY: an open access makes us the accessor.
+        unsafe { self.slot.look() }
+    }
+
+    /// Stores a value put at `stamp` into the EMPTY slot.
+    #[inline(always)]
+    pub(crate) fn fill(&self, value: T, stamp: usize) {
+        debug_assert_eq!(self.look(), Look::Empty);
+        // SAFETY: P2; EMPTY, so no value is overwritten (P1).
+        self.slot.contents.with_mut(|c| unsafe {
+            (*c).value.write(value);
+            (*c).stamp = stamp;
+        });
+        // Relaxed [slot-state]: our own later accesses read it in program
+        // order; a drainer or adopter reads it after acquiring our `busy`
+        // release, the next owner after the thread-index hand-off.
+        self.slot.state.store(FULL, Ordering::Relaxed);
+    }
+
+    /// Removes the value of the FULL slot.
+    #[inline(always)]
+    pub(crate) fn take(&self) -> T {
+        // SAFETY: an open access makes us the accessor.
+        unsafe { self.slot.take() }
+    }
+
+    /// Takes the value if the slot is FULL and `wanted` holds for its stamp.
+    #[inline(always)]
+    pub(crate) fn take_if(&self, wanted: impl FnOnce(usize) -> bool) -> Option<T> {
+        // SAFETY: an open access makes us the accessor.
+        unsafe { self.slot.take_if(wanted) }
+    }
+
+    /// Replaces the value of the FULL slot with `value`, put at `stamp`.
+    #[inline(always)]
+    pub(crate) fn swap(&self, value: T, stamp: usize) -> T {
+        let old = self.take();
+        self.fill(value, stamp);
+        old
+    }
+
+    /// Lends the value of the FULL slot in place.
+    #[inline(always)]
+    pub(crate) fn lend(&self) -> LentSlot<T> {
+        debug_assert!(matches!(self.look(), Look::Full(_)));
+        // Relaxed [slot-state]: as in `fill`; the loan reaches another
+        // thread only with the guard, whose transfer orders it.
+        self.slot.state.store(LENT, Ordering::Relaxed);
+        LentSlot {
+            slot: NonNull::from(self.slot),
+        }
+    }
+}
+
+impl<T> Drop for Access<'_, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Release [slot-busy]: what this access did to the slot
+        // happens-before a drainer or later accessor that sees `busy` false.
+        self.slot.busy.store(false, Ordering::Release);
+    }
+}
+
+/// The right to a LENT slot's value, held by a pool guard.
+///
+/// # Invariants
+///
+/// - P5: the slot is LENT and nobody else touches its value (P2) until this
+///   loan gives it back or takes it back, which consumes the loan.
+pub(crate) struct LentSlot<T> {
+    slot: NonNull<PrivateSlot<T>>,
+}
+
+// SAFETY: the loan is the sole user of one `T` (P5), like a `Box<T>`.
+unsafe impl<T: Send> Send for LentSlot<T> {}
+// SAFETY: `&LentSlot` gives only `&T`.
+unsafe impl<T: Sync> Sync for LentSlot<T> {}
+
+impl<T> LentSlot<T> {
+    /// The lent value.
+    ///
+    /// # Safety
+    ///
+    /// The slot's pool is alive (the guard borrows it or holds an `Arc`).
+    #[inline(always)]
+    pub(crate) unsafe fn value(&self) -> &T {
+        // SAFETY: alive per the caller; P1 and P5: LENT, initialized, ours.
+        unsafe {
+            let slot = self.slot.as_ref();
+            slot.contents.with(|c| &*(*c).value.as_ptr())
+        }
+    }
+
+    /// The lent value, mutably.
+    ///
+    /// # Safety
+    ///
+    /// As for [`value`](Self::value).
+    #[inline(always)]
+    pub(crate) unsafe fn value_mut(&mut self) -> &mut T {
+        // SAFETY: as in `value`; `&mut self` makes the borrow unique.
+        unsafe {
+            let slot = self.slot.as_ref();
+            slot.contents.with_mut(|c| &mut *(*c).value.as_mut_ptr())
+        }
+    }
+
+    /// Gives the value back to the slot as put at `stamp`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`value`](Self::value).
+    #[inline(always)]
+    pub(crate) unsafe fn give_back(self, stamp: usize) {
+        // SAFETY: alive per the caller; P5: the contents are ours.
+        let slot = unsafe { self.slot.as_ref() };
+        // SAFETY: P5.
+        slot.contents.with_mut(|c| unsafe { (*c).stamp = stamp });
+        // Release [slot-return]: the value's last writes, and the stamp,
+        // happen-before the accessor or drainer that sees FULL.
+        slot.state.store(FULL, Ordering::Release);
+    }
+
+    /// Moves the value out, leaving the slot EMPTY.
+    ///
+    /// # Safety
+    ///
+    /// As for [`value`](Self::value).
+    pub(crate) unsafe fn take_back(self) -> T {
+        // SAFETY: alive per the caller.
+        let slot = unsafe { self.slot.as_ref() };
+        // SAFETY: P1 and P5: initialized and ours; read once, as the loan
+        // is consumed and the state becomes EMPTY.
+        let value = slot
+            .contents
+            .with_mut(|c| unsafe { (*c).value.assume_init_read() });
+        // Release [slot-return]: our last use of the slot happens-before the
+        // accessor that sees EMPTY and fills it.
+        slot.state.store(EMPTY, Ordering::Release);
+        value
     }
 }
 
@@ -87,29 +390,57 @@ mod tests {
     use std::rc::Rc;
 
     #[test]
-    fn a_slot_moves_values_in_and_out_and_drops_what_it_holds_once() {
+    fn a_slot_fills_takes_lends_and_drops_what_it_holds_once() {
         let value = Rc::new(());
         let mut slot = PrivateSlot::empty();
-        assert_eq!(slot.stamp(), None);
-        slot.fill(Rc::clone(&value), 7);
-        assert_eq!(slot.stamp(), Some(7));
-        let old = slot.swap(Rc::clone(&value), 8);
-        assert_eq!((slot.stamp(), Rc::strong_count(&value)), (Some(8), 3));
-        drop(old);
-        let out = slot.empty_out();
-        assert_eq!(slot.stamp(), None);
-        slot.fill(out, 9);
+        // SAFETY: this thread is the only accessor, and no drainer runs.
+        let access = unsafe { slot.enter() }.expect("nobody wants the slot");
+        assert_eq!(access.look(), Look::Empty);
+        access.fill(Rc::clone(&value), 7);
+        assert_eq!(access.look(), Look::Full(7));
+        drop(access.swap(Rc::clone(&value), 8));
+        assert_eq!(Rc::strong_count(&value), 2);
+        let mut loan = access.lend();
+        assert_eq!(access.look(), Look::Lent);
+        // SAFETY: the slot outlives the loan.
+        unsafe {
+            assert!(Rc::ptr_eq(loan.value(), &value));
+            let _ = loan.value_mut();
+            loan.give_back(9);
+        }
+        assert_eq!(access.look(), Look::Full(9));
+        let lent_again = access.lend();
+        drop(access);
+        // SAFETY: as above.
+        let out = unsafe { lent_again.take_back() };
+        assert_eq!(slot.take_exclusive().map(drop), None);
+        // SAFETY: as above.
+        unsafe { slot.enter() }.unwrap().fill(out, 10);
         drop(slot);
-        assert_eq!(
-            Rc::strong_count(&value),
-            1,
-            "the held value is dropped with the slot"
-        );
+        assert_eq!(Rc::strong_count(&value), 1, "dropped with the slot");
     }
 
     #[test]
-    #[should_panic(expected = "the private slot is empty")]
-    fn emptying_an_empty_slot_panics() {
-        PrivateSlot::<u8>::empty().empty_out();
+    fn an_accessor_backs_off_while_a_drainer_wants_the_slot() {
+        let slot = PrivateSlot::empty();
+        // SAFETY: this thread is the only accessor and the only drainer.
+        unsafe {
+            slot.enter().unwrap().fill(1u8, 0);
+            slot.want();
+            assert!(slot.enter().is_none(), "wanted: the accessor backs off");
+            assert!(asymmetric_fence::heavy() || cfg!(not(target_os = "linux")));
+            assert_eq!(slot.drain_if(|stamp| stamp == 1), None, "not expired");
+            assert_eq!(slot.drain_if(|stamp| stamp == 0), Some(1));
+            slot.unwant();
+            assert_eq!(slot.enter().unwrap().look(), Look::Empty);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "the private slot holds no value to take")]
+    fn taking_from_an_empty_slot_panics() {
+        let slot = PrivateSlot::<u8>::empty();
+        // SAFETY: the only accessor.
+        let _ = unsafe { slot.enter() }.unwrap().take();
     }
 }

@@ -85,6 +85,14 @@ ADOPT = ["pool_handoff::an_exited_threads_private_value_is_adopted_or_inherited_
 AGED_FREE = [P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread",
              P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values"]
 REGISTRY = ["pool_service::the_registry_races_a_pool_being_dropped"]
+# Models run with VICTIM_POOL_NO_MEMBARRIER=1: the fallback that drains only
+# exited threads' slots, under the thread registry's lock.
+NOBARRIER = "nobarrier:"
+S = "pool_private_slot::"
+DEKKER = [S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup"]
+LOANED = [S + "a_value_lent_on_one_thread_can_be_given_back_on_another",
+          S + "a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost"]
+LENT_SKIP = [S + "a_cleanup_never_drains_a_value_lent_in_place"]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
 BUGS = [
@@ -180,9 +188,36 @@ BUGS = [
     ("bucket-publish: iter loads buckets Relaxed",
      [("pool/locals.rs", "let locals = self.buckets[bucket].load(Ordering::Acquire);",
        "let locals = self.buckets[bucket].load(Ordering::Relaxed);")], STEAL),
-    ("index hand-off: cleanup ages live threads' private slots",
+    ("index hand-off: cleanup ages live threads' private slots (no membarrier)",
      [("pool/mod.rs", "                if unowned(index) {",
-       "                if unowned(index) || index < usize::MAX {")], OWNED),
+       "                if unowned(index) || index < usize::MAX {")],
+     [NOBARRIER + m for m in OWNED]),
+    ("slot-dekker: the owner's side of the asymmetric fence removed",
+     [("sync/asymmetric_fence.rs", """    pub(crate) fn light() {
+        fence(SeqCst);
+    }""", """    pub(crate) fn light() {
+    }""")], DEKKER),
+    ("slot-dekker: the cleanup's side of the asymmetric fence removed",
+     [("sync/asymmetric_fence.rs", """        fence(SeqCst);
+        true
+""", """        true
+""")], DEKKER),
+    ("slot-busy: an access ends with a Relaxed store",
+     [("pool/private_slot.rs", "self.slot.busy.store(false, Ordering::Release);",
+       "self.slot.busy.store(false, Ordering::Relaxed);")], DEKKER),
+    ("slot-drained: the drain ends with a Relaxed store",
+     [("pool/private_slot.rs", "self.wanted.store(false, Ordering::Release);",
+       "self.wanted.store(false, Ordering::Relaxed);")], DEKKER),
+    ("slot-return: a guard gives its value back with a Relaxed store",
+     [("pool/private_slot.rs", "slot.state.store(FULL, Ordering::Release);",
+       "slot.state.store(FULL, Ordering::Relaxed);")], LOANED),
+    ("slot-return: the owner looks at the slot with a Relaxed load",
+     [("pool/private_slot.rs", "match self.state.load(Ordering::Acquire) {",
+       "match self.state.load(Ordering::Relaxed) {")], LOANED),
+    ("lent slot: a drain takes a lent value as if it were full",
+     [("pool/private_slot.rs", "            LENT => Look::Lent,\n",
+       "            LENT if self.wanted.load(Ordering::Relaxed) => Look::Full(0),\n"
+       "            LENT => Look::Lent,\n")], LENT_SKIP),
     ("index hand-off: a get adopts live threads' private values",
      [("pool/mod.rs", ".filter(|&(index, _)| unowned(index))",
        ".filter(|&(index, _)| unowned(index) || index < usize::MAX)")],
@@ -301,12 +336,17 @@ PATTERNS = [
 ]
 
 def run_model(exe, model):
+    env = dict(os.environ)
+    if model.startswith(NOBARRIER):
+        env["VICTIM_POOL_NO_MEMBARRIER"] = "1"
+        model = model[len(NOBARRIER):]
     if model.startswith(TEST):
         exe, model = exe_tests(), model[len(TEST):]
     start = time.time()
     try:
         out = subprocess.run([exe, "--exact", model, "--nocapture", "--test-threads=1"],
-                             cwd=work, capture_output=True, text=True, timeout=model_timeout)
+                             cwd=work, capture_output=True, text=True, timeout=model_timeout,
+                             env=env)
     except subprocess.TimeoutExpired:
         return "timeout", time.time() - start, f"no verdict in {model_timeout} s"
     elapsed = time.time() - start

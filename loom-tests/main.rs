@@ -7,5 +7,6 @@ mod dequeue;
 mod pool;
 mod pool_aging;
 mod pool_handoff;
+mod pool_private_slot;
 mod pool_service;
 mod support;

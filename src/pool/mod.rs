@@ -443,7 +443,10 @@ impl<T, F> Pool<T, F> {
     /// Private slots age too, those of idle live threads included, so an
     /// idle pool holds nothing after two cleanups, as Go's does after two
     /// garbage collections. A thread inside a pool operation at that moment
-    /// keeps its private value until the next cleanup. This needs a
+    /// keeps its private value until the next cleanup, and a get or put that
+    /// runs while a cleanup is draining may find its own private slot
+    /// unavailable (it then misses that value, or puts onto the chain);
+    /// Go's cleanup runs with the world stopped instead. This needs a
     /// process-wide memory barrier ([`cleanups_drain_idle_threads`]); where
     /// there is none, a live thread's private slot is aged only by that
     /// thread, on its next use of the pool, and an idle thread keeps at most
@@ -509,22 +512,25 @@ impl<T, F> Pool<T, F> {
     /// heavy side; elsewhere only those of exited threads.
     fn drain_expired_private(&self, next: usize, dropped: &mut Vec<T>) {
         let expired = |stamp| Age::of(stamp, next) == Age::Expired;
-        // The same locals are wanted, drained and released: a bucket
-        // published meanwhile is not visited (its locals were not wanted).
-        let locals: Vec<&Local<T>> = self.state.locals.iter().map(|(_, l)| l).collect();
-        for local in &locals {
-            local.private().want();
-        }
-        let fenced = asymmetric_fence::heavy();
-        for local in &locals {
-            if fenced {
+        // The same locals are wanted, drained and released: only those whose
+        // slot looks full, as a wanted slot's owner backs off.
+        let wanted: Vec<&Local<T>> = self
+            .state
+            .locals
+            .iter()
+            .map(|(_, local)| local)
+            .filter(|local| local.private().want_if_full())
+            .collect();
+        let drained = wanted.is_empty() || asymmetric_fence::heavy();
+        for local in &wanted {
+            if drained {
                 // SAFETY: we are the one drainer (the cleanup lock is held),
                 // wanted this slot, and the heavy fence ran since.
                 dropped.extend(unsafe { local.private().drain_if(expired) });
             }
             local.private().unwant();
         }
-        if fenced {
+        if drained {
             return;
         }
         thread_index::with_unowned_indices(|unowned| {

@@ -120,14 +120,26 @@ impl<T> PrivateSlot<T> {
         Some(Access { slot: self })
     }
 
-    /// Marks the slot wanted by a drainer. The drainer then runs
-    /// [`asymmetric_fence::heavy`] once for all the slots it marked, calls
-    /// [`drain_if`](Self::drain_if) only if that returned true, and
+    /// Marks the slot wanted by a drainer, unless it looks EMPTY or LENT
+    /// (then returns false and the drainer leaves it alone: a value put
+    /// meanwhile, or given back, is fresh, not expired). The drainer then
+    /// runs [`asymmetric_fence::heavy`] once for all the slots it marked,
+    /// calls [`drain_if`](Self::drain_if) only if that returned true, and
     /// [`unwant`](Self::unwant)s every marked slot in any case.
-    pub(crate) fn want(&self) {
+    ///
+    /// While a slot is wanted its accessor backs off, so marking only the
+    /// slots that may hold a value keeps other threads' gets undisturbed.
+    pub(crate) fn want_if_full(&self) -> bool {
+        // Relaxed [slot-hint]: a stale EMPTY or LENT only leaves an expired
+        // value for the next cleanup; the decision to take is made in
+        // `drain_if`, after the fence.
+        if self.state.load(Ordering::Relaxed) != FULL {
+            return false;
+        }
         // Relaxed [slot-dekker]: ordered before the `busy` load in
         // `drain_if` by the heavy fence (P4).
         self.wanted.store(true, Ordering::Relaxed);
+        true
     }
 
     /// Takes the value if the accessor is not inside an access, the slot is
@@ -135,9 +147,9 @@ impl<T> PrivateSlot<T> {
     ///
     /// # Safety
     ///
-    /// The caller is the one drainer (P3), called [`want`](Self::want) and
-    /// then [`asymmetric_fence::heavy`], which returned true, and has not
-    /// called [`unwant`](Self::unwant) since.
+    /// The caller is the one drainer (P3); [`want_if_full`](Self::want_if_full)
+    /// returned true, then [`asymmetric_fence::heavy`] did, and the caller
+    /// has not called [`unwant`](Self::unwant) since.
     pub(crate) unsafe fn drain_if(&self, expired: impl FnOnce(usize) -> bool) -> Option<T> {
         // Acquire [slot-busy]: pairs with the Release that ends an access,
         // so everything the accessor did to the slot is visible to us.
@@ -425,8 +437,9 @@ mod tests {
         let slot = PrivateSlot::empty();
         // SAFETY: this thread is the only accessor and the only drainer.
         unsafe {
+            assert!(!slot.want_if_full(), "an empty slot is left alone");
             slot.enter().unwrap().fill(1u8, 0);
-            slot.want();
+            assert!(slot.want_if_full());
             assert!(slot.enter().is_none(), "wanted: the accessor backs off");
             assert!(asymmetric_fence::heavy() || cfg!(not(target_os = "linux")));
             assert_eq!(slot.drain_if(|stamp| stamp == 1), None, "not expired");

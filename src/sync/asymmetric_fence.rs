@@ -17,6 +17,12 @@
 //! pattern against threads that only ran [`light`]. Under loom and Miri both
 //! sides are `SeqCst` fences, the portable form of the same argument, so the
 //! models check the protocol that the fast build relies on.
+//!
+//! Setting the environment variable `VICTIM_POOL_NO_MEMBARRIER` (to any
+//! value) before the first cleanup makes [`heavy`] return `false`
+//! everywhere, loom and Miri included: for a process that must not send
+//! inter-processor interrupts to its other threads' CPUs, and so that the
+//! tests and models cover the fallback too.
 
 #[cfg(any(loom, miri))]
 mod imp {
@@ -32,6 +38,9 @@ mod imp {
     }
 
     pub(crate) fn heavy() -> bool {
+        if super::disabled() {
+            return false;
+        }
         fence(SeqCst);
         true
     }
@@ -74,6 +83,11 @@ mod imp {
 
     #[cold]
     fn register() -> u8 {
+        if super::disabled() {
+            // Relaxed [barrier-state]: as below.
+            STATE.store(UNAVAILABLE, Relaxed);
+            return UNAVAILABLE;
+        }
         let supported = membarrier(CMD_QUERY);
         let wanted = (CMD_PRIVATE_EXPEDITED | CMD_REGISTER_PRIVATE_EXPEDITED) as c_long;
         let state = if supported >= 0
@@ -131,6 +145,22 @@ mod imp {
     pub(crate) fn heavy() -> bool {
         false
     }
+}
+
+/// Whether `VICTIM_POOL_NO_MEMBARRIER` turns the heavy side off.
+#[cfg_attr(
+    not(any(
+        loom,
+        miri,
+        all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )
+    )),
+    allow(dead_code)
+)]
+fn disabled() -> bool {
+    std::env::var_os("VICTIM_POOL_NO_MEMBARRIER").is_some()
 }
 
 /// The owner's side: between its flag store and its load of the other

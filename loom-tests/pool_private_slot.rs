@@ -1,0 +1,243 @@
+//! Loom models of the private slot's protocol (`src/pool/private_slot.rs`):
+//! a value lent in place by `get` and given back by its guard, on the owner
+//! thread, on another thread, and after the owner exited; and a cleanup that
+//! drains an idle owner's expired value, racing the owner itself.
+//!
+//! Under loom both sides of the asymmetric fence are `SeqCst` fences, so
+//! these models check the Dekker argument that the fast build relies on.
+//! As in `pool.rs`, operations that need a thread index run on spawned
+//! threads; the main thread drops the pool and checks the ledger.
+
+use crate::support::{check, check_capped, Ledger, Value};
+use loom::sync::Arc;
+use loom::thread;
+use victim_pool::Pool;
+
+type ModelPool = Pool<Value, fn() -> Value>;
+
+fn never_create() -> Value {
+    panic!("the models take only values they know are pooled; create must not run")
+}
+
+fn new_pool() -> Arc<ModelPool> {
+    Arc::new(unshared_pool())
+}
+
+fn unshared_pool() -> ModelPool {
+    let create: fn() -> Value = never_create;
+    Pool::new(create).with_first_capacity(1)
+}
+
+/// For owned guards, which need std's `Arc` (not modelled: the pool's own
+/// atomics and cells are what loom checks).
+fn new_owned_pool() -> std::sync::Arc<ModelPool> {
+    std::sync::Arc::new(unshared_pool())
+}
+
+/// The owner puts 0, borrows it in place with `try_get`, writes through the
+/// guard and drops it, while the main thread runs two cleanups. The second
+/// cleanup may drain the slot, but never while the value is lent: it skips
+/// a LENT slot, and a slot given back is FULL with a fresh stamp. Whatever
+/// the interleaving, 0 is dropped exactly once, by a cleanup or with the
+/// pool.
+#[test]
+fn a_cleanup_never_drains_a_value_lent_in_place() {
+    check("a_cleanup_never_drains_a_value_lent_in_place", || {
+        let ledger = Ledger::new(1);
+        let pool = new_pool();
+        let owner = {
+            let (pool, ledger) = (pool.clone(), ledger.clone());
+            thread::spawn(move || {
+                pool.put(Value::new(&ledger, 0));
+                // Empty if both cleanups ran first: 0 was drained.
+                if let Some(mut guard) = pool.try_get() {
+                    assert_eq!(guard.id(), 0, "the private value is lent");
+                    let _written: &mut Value = &mut guard;
+                    assert!(
+                        ledger.dropped().is_empty(),
+                        "the lent value was dropped while its guard held it"
+                    );
+                }
+            })
+        };
+        pool.cleanup();
+        pool.cleanup();
+        owner.join().unwrap();
+        drop(pool);
+        ledger.assert_each_dropped_once();
+    });
+}
+
+/// The owner puts 0 and lends it to a guard that a second thread drops,
+/// while the owner puts 1 and takes twice. The guard's drop marks the slot
+/// FULL with a Release store; the owner's Acquire look either sees LENT
+/// (and uses its chain) or sees FULL together with everything the second
+/// thread wrote to the value. Every value comes out once.
+#[test]
+fn a_value_lent_on_one_thread_can_be_given_back_on_another() {
+    check_capped(
+        "a_value_lent_on_one_thread_can_be_given_back_on_another",
+        2,
+        || {
+            let ledger = Ledger::new(2);
+            let pool = new_owned_pool();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    let mut guard = pool.get_owned();
+                    let returner = thread::spawn(move || {
+                        let _written: &mut Value = &mut guard;
+                        drop(guard);
+                    });
+                    pool.put(Value::new(&ledger, 1));
+                    let taken = [pool.try_take(), pool.try_take()];
+                    returner.join().unwrap();
+                    taken
+                })
+            };
+            let taken: Vec<Value> = owner.join().unwrap().into_iter().flatten().collect();
+            let mut ids: Vec<usize> = taken.iter().map(Value::id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), taken.len(), "a value was taken twice");
+            assert!(ledger.dropped().is_empty(), "nothing was due to be dropped");
+            drop(taken);
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}
+
+/// Thread A puts 0, lends it to an owned guard and exits, giving its index
+/// back while the value is out. Thread B, started after, may inherit A's
+/// index and local: it puts 1 and takes, while the main thread drops the
+/// guard, which gives 0 back into A's old slot. B sees the slot LENT (and
+/// uses its chain) or FULL (and may take 0); a miss may also adopt 0 from
+/// the slot of the free index. Nothing is lost or taken twice.
+#[test]
+fn a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost() {
+    check_capped(
+        "a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost",
+        2,
+        || {
+            let ledger = Ledger::new(2);
+            let pool = new_owned_pool();
+            let a = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    pool.get_owned()
+                })
+            };
+            let guard = a.join().unwrap();
+            let b = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 1));
+                    [pool.try_take(), pool.try_take()]
+                })
+            };
+            drop(guard);
+            let taken: Vec<Value> = b.join().unwrap().into_iter().flatten().collect();
+            assert!(
+                !taken.is_empty(),
+                "B put 1 and took nothing: its own chain or slot holds it"
+            );
+            let mut ids: Vec<usize> = taken.iter().map(Value::id).collect();
+            ids.dedup();
+            assert_eq!(ids.len(), taken.len(), "a value was taken twice");
+            assert!(ledger.dropped().is_empty(), "nothing was due to be dropped");
+            drop(taken);
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}
+
+/// The owner puts 0 into its private slot, takes once and puts 1, while
+/// the main thread runs two cleanups; the second one drains idle slots'
+/// expired values. The owner's accesses and the drain race for the slot
+/// without an atomic read-modify-write: the owner stores `busy`, fences and
+/// loads `wanted`; the cleanup stores `wanted`, fences and loads `busy`. At
+/// least one of them sees the other's flag and leaves the slot alone, so
+/// 0 goes to at most one of them (the owner may also find it expired and
+/// drop it, or miss it while the slot is wanted, leaving it pooled), and
+/// loom sees no overlapping access to the slot. Without either fence both
+/// can go ahead. The put of 1 after a drain must see the drain's take of 0
+/// (the Release when the drain ends, the Acquire in the owner's check).
+#[test]
+fn an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup() {
+    check(
+        "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup",
+        || {
+            let ledger = Ledger::new(2);
+            let pool = new_pool();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    let taken = pool.try_take();
+                    pool.put(Value::new(&ledger, 1));
+                    taken
+                })
+            };
+            pool.cleanup();
+            pool.cleanup();
+            let taken = owner.join().unwrap();
+            let dropped = ledger.dropped();
+            let stats = pool.stats();
+            assert_eq!(
+                usize::from(taken.is_some()) + dropped.len() + stats.retained as usize,
+                2,
+                "each value must be taken, dropped or pooled, once: taken {taken:?}, \
+                 dropped {dropped:?}, {stats:?}"
+            );
+            assert_eq!(
+                stats.dropped_by_cleanup,
+                dropped.len() as u64,
+                "every drop is counted"
+            );
+            drop(taken);
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}
+
+/// Two cleanups with no use leave an idle owner's private slot empty: the
+/// owner put 0 and is still alive (parked on a channel), and the value is
+/// dropped by the second cleanup, not when the owner next looks. The steps
+/// are ordered by the channels, so loom runs one execution: this checks the
+/// drain itself, with loom's fences, rather than a race.
+#[test]
+fn two_cleanups_drain_an_idle_live_owners_private_value() {
+    check("two_cleanups_drain_an_idle_live_owners_private_value", || {
+        let ledger = Ledger::new(1);
+        let pool = new_pool();
+        let (put_done_tx, put_done_rx) = loom::sync::mpsc::channel::<()>();
+        let (exit_tx, exit_rx) = loom::sync::mpsc::channel::<()>();
+        let owner = {
+            let (pool, ledger) = (pool.clone(), ledger.clone());
+            thread::spawn(move || {
+                pool.put(Value::new(&ledger, 0));
+                put_done_tx.send(()).unwrap();
+                exit_rx.recv().unwrap(); // alive and idle until told
+            })
+        };
+        put_done_rx.recv().unwrap();
+        pool.cleanup();
+        assert!(ledger.dropped().is_empty(), "one cleanup only ages it");
+        pool.cleanup();
+        if victim_pool::cleanups_drain_idle_threads() {
+            assert_eq!(ledger.dropped(), [0], "the second cleanup drains it");
+            assert_eq!(pool.stats().retained, 0);
+        } else {
+            assert!(ledger.dropped().is_empty(), "only the owner ages its slot");
+        }
+        exit_tx.send(()).unwrap();
+        owner.join().unwrap();
+        drop(pool);
+        ledger.assert_each_dropped_once();
+    });
+}

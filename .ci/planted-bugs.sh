@@ -89,7 +89,8 @@ REGISTRY = ["pool_service::the_registry_races_a_pool_being_dropped"]
 # exited threads' slots, under the thread registry's lock.
 NOBARRIER = "nobarrier:"
 S = "pool_private_slot::"
-DEKKER = [S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup"]
+DEKKER = [S + "a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together",
+          S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup"]
 LOANED = [S + "a_value_lent_on_one_thread_can_be_given_back_on_another",
           S + "a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost"]
 LENT_SKIP = [S + "a_cleanup_never_drains_a_value_lent_in_place"]

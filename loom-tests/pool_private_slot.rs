@@ -205,6 +205,50 @@ fn an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup(
     );
 }
 
+/// The Dekker pair in isolation: the owner's value is put and one cleanup
+/// has run (both ordered by channels), so the next cleanup finds it expired
+/// and drains, while the owner takes at the same time: the owner's look at
+/// its victim-aged value, then its take from the victim tier. Each side
+/// stores its flag, fences and loads the other's, so the cleanup either
+/// sees the owner `busy` and skips the slot, or the owner sees it `wanted`
+/// and backs off. Removing either fence lets the cleanup read the slot
+/// while the owner is inside it.
+#[test]
+fn a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together() {
+    check(
+        "a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together",
+        || {
+            let ledger = Ledger::new(1);
+            let pool = new_pool();
+            let (put_tx, put_rx) = loom::sync::mpsc::channel::<()>();
+            let (aged_tx, aged_rx) = loom::sync::mpsc::channel::<()>();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    put_tx.send(()).unwrap();
+                    aged_rx.recv().unwrap();
+                    pool.try_take()
+                })
+            };
+            put_rx.recv().unwrap();
+            pool.cleanup();
+            aged_tx.send(()).unwrap();
+            pool.cleanup();
+            let taken = owner.join().unwrap();
+            let dropped = ledger.dropped();
+            assert_eq!(
+                usize::from(taken.is_some()) + dropped.len() + pool.stats().retained as usize,
+                1,
+                "0 must be taken, dropped or pooled, once: taken {taken:?}, dropped {dropped:?}"
+            );
+            drop(taken);
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}
+
 /// Two cleanups with no use leave an idle owner's private slot empty: the
 /// owner put 0 and is still alive (parked on a channel), and the value is
 /// dropped by the second cleanup, not when the owner next looks. The steps

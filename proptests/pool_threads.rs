@@ -4,13 +4,14 @@
 
 use crate::support::{scaled, DropLedger, OnDrop, Tracked};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Barrier;
 use std::thread;
 use victim_pool::Pool;
 
 const THREADS: usize = 256;
 
-/// What one thread does: a deterministic mix of gets, puts, user drops and
-/// misses driven by `seed`, holding at most three values at a time; what it
+/// What one thread does: a deterministic mix of takes, loans (`get`, a guard
+/// dropped at once), puts, user drops and misses driven by `seed`, holding at most three values at a time; what it
 /// still holds when it is done is put back or dropped, alternately.
 fn churn<'l, F: Fn() -> Tracked<'l>>(
     pool: &Pool<Tracked<'l>, F>,
@@ -24,8 +25,13 @@ fn churn<'l, F: Fn() -> Tracked<'l>>(
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        match state % 5 {
+        match state % 6 {
             0 | 1 if held.len() < 3 => held.push(pool.take()),
+            // A loan: lent in place if the private slot has a value.
+            5 => {
+                let guard = pool.get();
+                std::hint::black_box(guard.id());
+            }
             2 => {
                 if let Some(value) = held.pop() {
                     pool.put(value);
@@ -109,4 +115,44 @@ fn waves_of_256_threads_and_a_cleaner_conserve_every_value() {
     drop(pool);
     ledger.assert_drops(0..created, 1);
     ledger.assert_drops(created..ledger.len() as u32, 0);
+}
+
+/// Like Go's pool after two garbage collections, a pool holds nothing after
+/// two cleanups with no use, even while the threads that filled it are alive
+/// and idle: 64 threads each leave a value in their private slot and park;
+/// two cleanups later every value was dropped once.
+#[test]
+fn two_cleanups_drain_the_private_slots_of_64_idle_live_threads() {
+    const IDLE: usize = 64;
+    if !victim_pool::cleanups_drain_idle_threads() {
+        eprintln!("skipped: no process-wide memory barrier here, idle threads keep their value");
+        return;
+    }
+    let ledger = DropLedger::new(IDLE);
+    let pool: Pool<Tracked<'_>> = Pool::new(|| unreachable!("nothing is created"));
+    let (filled, drained) = (Barrier::new(IDLE + 1), Barrier::new(IDLE + 1));
+    thread::scope(|scope| {
+        for id in 0..IDLE {
+            let (pool, ledger, filled, drained) = (&pool, &ledger, &filled, &drained);
+            scope.spawn(move || {
+                pool.put(ledger.value(id as u32));
+                filled.wait();
+                drained.wait(); // alive and idle meanwhile
+            });
+        }
+        filled.wait();
+        let before = pool.stats().retained;
+        pool.cleanup();
+        pool.cleanup();
+        let stats = pool.stats();
+        // Checked once the threads are released, so a failure cannot hang.
+        drained.wait();
+        assert_eq!(before, IDLE as u64, "each thread's private value");
+        assert_eq!(
+            (stats.retained, stats.dropped_by_cleanup),
+            (0, IDLE as u64),
+            "two cleanups drop every idle thread's private value"
+        );
+    });
+    ledger.assert_each_dropped_once();
 }

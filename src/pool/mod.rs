@@ -941,4 +941,6 @@ mod tests;
 #[cfg(all(test, not(loom)))]
 mod tests_api;
 #[cfg(all(test, not(loom)))]
+mod tests_lending;
+#[cfg(all(test, not(loom)))]
 mod tests_service;

@@ -10,19 +10,19 @@ use std::sync::Arc as StdArc;
 
 /// Counts how often each id is dropped; asserts none is dropped twice.
 #[derive(Default)]
-struct Drops(std::sync::Mutex<std::collections::HashMap<usize, usize>>);
+pub(super) struct Drops(std::sync::Mutex<std::collections::HashMap<usize, usize>>);
 
 impl Drops {
-    fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         self.0.lock().unwrap().len()
     }
-    fn was_dropped(&self, id: usize) -> bool {
+    pub(super) fn was_dropped(&self, id: usize) -> bool {
         self.0.lock().unwrap().contains_key(&id)
     }
 }
 
-struct Tracked {
-    id: usize,
+pub(super) struct Tracked {
+    pub(super) id: usize,
     drops: StdArc<Drops>,
 }
 
@@ -35,14 +35,14 @@ impl Drop for Tracked {
     }
 }
 
-fn tracked(drops: &StdArc<Drops>, id: usize) -> Tracked {
+pub(super) fn tracked(drops: &StdArc<Drops>, id: usize) -> Tracked {
     Tracked {
         id,
         drops: StdArc::clone(drops),
     }
 }
 
-fn no_create<T>() -> T {
+pub(super) fn no_create<T>() -> T {
     panic!("this test never creates values")
 }
 
@@ -86,7 +86,7 @@ fn create_is_called_only_when_the_pool_is_empty() {
 
 /// Whether cleanups drain idle live threads' private slots here (the
 /// asymmetric fence has a heavy side).
-fn cleanups_drain_live_threads() -> bool {
+pub(super) fn cleanups_drain_live_threads() -> bool {
     crate::cleanups_drain_idle_threads()
 }
 

@@ -1,10 +1,12 @@
 //! `PoolGuard`: a value on loan from a pool, returned when dropped.
 
 use super::private_slot::LentSlot;
+use super::stats::Counters;
 use super::Pool;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// A value taken from a [`Pool`] that goes back into it when dropped.
@@ -40,15 +42,31 @@ pub(super) enum Held<T> {
     Owned(T),
     /// Lent in place from a private slot of the guard's pool, which the
     /// guard keeps alive (a borrow or an `Arc`).
-    Lent(LentSlot<T>),
+    Lent(Lent<T>),
 }
+
+/// A value lent in place, and where its return is counted.
+pub(super) struct Lent<T> {
+    pub(super) slot: LentSlot<T>,
+    /// The lending local's counters, bumped on return only by a thread
+    /// whose word is `owner_word` (then it owns that local: C1).
+    pub(super) counters: NonNull<Counters>,
+    pub(super) owner_word: usize,
+}
+
+// SAFETY: as for `LentSlot` (the loan is the sole user of one `T`); the
+// counters are touched only by their owner, which the word check ensures.
+unsafe impl<T: Send> Send for Lent<T> {}
+// SAFETY: `&Lent` gives only `&T`.
+unsafe impl<T: Sync> Sync for Lent<T> {}
 
 impl<T> Held<T> {
     /// Gives the value to `pool`: back into its slot if lent.
+    #[inline(always)]
     fn give_back<F>(self, pool: &Pool<T, F>) {
         match self {
-            Held::Owned(value) => pool.put(value),
-            Held::Lent(loan) => pool.give_back(loan),
+            Held::Owned(value) => pool.put_from_guard(value),
+            Held::Lent(lent) => pool.give_back(lent),
         }
     }
 
@@ -61,7 +79,7 @@ impl<T> Held<T> {
         match self {
             Held::Owned(value) => value,
             // SAFETY: the pool is alive per the caller.
-            Held::Lent(loan) => unsafe { loan.take_back() },
+            Held::Lent(lent) => unsafe { lent.slot.take_back() },
         }
     }
 }
@@ -91,7 +109,7 @@ macro_rules! value_access {
                 match &*self.value {
                     Held::Owned(value) => value,
                     // SAFETY: the guard keeps its pool alive.
-                    Held::Lent(loan) => unsafe { loan.value() },
+                    Held::Lent(lent) => unsafe { lent.slot.value() },
                 }
             }
         }
@@ -102,7 +120,7 @@ macro_rules! value_access {
                 match &mut *self.value {
                     Held::Owned(value) => value,
                     // SAFETY: the guard keeps its pool alive.
-                    Held::Lent(loan) => unsafe { loan.value_mut() },
+                    Held::Lent(lent) => unsafe { lent.slot.value_mut() },
                 }
             }
         }
@@ -126,7 +144,7 @@ macro_rules! value_access {
         }
 
         impl<$($lifetime,)? T, F> Drop for $guard<$($lifetime,)? T, F> {
-            #[inline]
+            #[inline(always)]
             fn drop(&mut self) {
                 // SAFETY: `drop` runs once and `into_inner` forgets the guard, so
                 // the value is still here and is moved out exactly once.

@@ -121,61 +121,61 @@ impl<T> Local<T> {
         &self.private
     }
 
-    /// Go's Put, first step: into the private slot if it is empty. Otherwise
-    /// says where the value goes instead: the primary chain; or, when the
-    /// private value has aged, that value moves out (to the victim chain, or
-    /// to be dropped if expired) and the put takes its place. A slot that is
-    /// lent, or wanted by a cleanup, counts as occupied by a primary value.
+    /// Go's Put, first step: into the private slot if it is empty; the
+    /// value comes back otherwise (the slot is full, lent, or wanted by a
+    /// cleanup), for [`put_behind_private`](Self::put_behind_private).
     ///
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
     #[inline(always)]
-    pub(crate) unsafe fn put_private(
-        &self,
-        value: T,
-        generation: usize,
-    ) -> Result<(), Overflow<T>> {
-        let primary = half(generation);
+    pub(crate) unsafe fn put_private(&self, value: T, generation: usize) -> Result<(), T> {
         // SAFETY: forwarded from the caller.
         let Some(access) = (unsafe { self.private.enter() }) else {
-            return Err(Overflow::Chain {
-                value,
-                half: primary,
-                moved: false,
-            });
+            return Err(value);
+        };
+        if access.look() != Look::Empty {
+            return Err(value);
+        }
+        access.fill(value, generation);
+        Ok(())
+    }
+
+    /// Where a put goes that the private slot refused: the primary chain;
+    /// or, when the private value has aged, that value moves out (to the
+    /// victim chain, or to be dropped if expired) and the put takes its
+    /// place. A slot that is lent, or wanted by a cleanup, counts as
+    /// occupied by a primary value.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1).
+    pub(crate) unsafe fn overflow(&self, value: T, generation: usize) -> Overflow<T> {
+        let primary = half(generation);
+        let chain = |value| Overflow::Chain { value, half: primary, moved: false };
+        // SAFETY: forwarded from the caller.
+        let Some(access) = (unsafe { self.private.enter() }) else {
+            return chain(value);
         };
         let stamp = match access.look() {
-            Look::Empty => {
-                access.fill(value, generation);
-                return Ok(());
-            }
-            Look::Lent => {
-                return Err(Overflow::Chain {
-                    value,
-                    half: primary,
-                    moved: false,
-                })
-            }
+            // Emptied meanwhile: only by a draining cleanup, as this thread
+            // is the accessor; the chain is as good a place.
+            Look::Empty | Look::Lent => return chain(value),
             Look::Full(stamp) => stamp,
         };
         match Age::of(stamp, generation) {
-            Age::Primary => Err(Overflow::Chain {
-                value,
-                half: primary,
-                moved: false,
-            }),
-            Age::Victim => Err(Overflow::Chain {
+            Age::Primary => chain(value),
+            Age::Victim => Overflow::Chain {
                 value: access.swap(value, generation),
                 half: half(stamp),
                 moved: true,
-            }),
-            Age::Expired => Err(Overflow::Expired(access.swap(value, generation))),
+            },
+            Age::Expired => Overflow::Expired(access.swap(value, generation)),
         }
     }
 
-    /// Go's Put, second step: pushes what `put_private` could not keep onto
-    /// its chain. A value bound for a primary chain that already holds
+    /// Go's Put, second step: pushes what [`overflow`](Self::overflow)
+    /// chose onto its chain. A value bound for a primary chain that already holds
     /// `max_chain` values is refused.
     ///
     /// # Safety

@@ -13,7 +13,7 @@ mod stats;
 mod sweeper;
 mod thread_index;
 
-use guard::Held;
+use guard::{Held, Lent};
 pub use guard::{OwnedPoolGuard, PoolGuard};
 pub use options::PoolBuilder;
 pub use registry::{cleanup_all, registered_pools};
@@ -25,9 +25,8 @@ use crate::sync::{
     asymmetric_fence, const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution,
 };
 use crate::unwind::DropEach;
-use local::{half, Age, Leftover, Loan, Local, Overflow, Taken};
+use local::{half, Age, Leftover, Loan, Local, Taken};
 use options::{check_first_capacity, Rules};
-use private_slot::LentSlot;
 use registry::{Ages, Garbage};
 use state::State;
 use stats::Event;
@@ -35,6 +34,7 @@ use std::fmt;
 use std::marker::PhantomPinned;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
+use std::ptr::NonNull;
 
 /// A set of interchangeable values that threads take and give back, so that
 /// hot paths reuse values instead of allocating them (Go: `sync.Pool`).
@@ -346,7 +346,7 @@ impl<T, F> Pool<T, F> {
         let place = thread_index::current();
         if let (Some(place), true) = (
             place,
-            self.rules.keep.is_none() && self.rules.reset.is_none(),
+            !self.rules.screens,
         ) {
             let local = self.state.locals.get_or_create(place, self.first_capacity);
             self.count(Some(local), Event::Put, 1);
@@ -354,8 +354,8 @@ impl<T, F> Pool<T, F> {
             let generation = self.state.generation.load(Ordering::Relaxed);
             // SAFETY: this thread holds index `place.index`, so it owns the
             // local.
-            if let Err(overflow) = unsafe { local.put_private(value, generation) } {
-                self.put_behind_private(local, overflow, generation);
+            if let Err(value) = unsafe { local.put_private(value, generation) } {
+                self.put_behind_private(local, value, generation);
             }
             return;
         }
@@ -366,9 +366,14 @@ impl<T, F> Pool<T, F> {
     /// Out of line, so the private-slot put stays small; the chain push is
     /// inlined in here (one call per overflow put, not two).
     #[inline(never)]
-    fn put_behind_private(&self, local: &Local<T>, overflow: Overflow<T>, generation: usize) {
-        // SAFETY: the caller owns `local` (it holds its thread index).
-        match unsafe { local.put_behind_private(overflow, self.rules.max_chain) } {
+    fn put_behind_private(&self, local: &Local<T>, value: T, generation: usize) {
+        // SAFETY: the caller owns `local` (it holds its thread index), so it
+        // is the slot's accessor and the chains' producer.
+        let leftover = unsafe {
+            let overflow = local.overflow(value, generation);
+            local.put_behind_private(overflow, self.rules.max_chain)
+        };
+        match leftover {
             Leftover::None => {}
             Leftover::MovedToVictim => {
                 // Relaxed [victim-empty]: the hint; a victim chain is not
@@ -404,8 +409,8 @@ impl<T, F> Pool<T, F> {
         // Relaxed [generation]: as in `try_take`.
         let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
-        if let Err(overflow) = unsafe { local.put_private(value, generation) } {
-            self.put_behind_private(local, overflow, generation);
+        if let Err(value) = unsafe { local.put_private(value, generation) } {
+            self.put_behind_private(local, value, generation);
         }
     }
 
@@ -636,14 +641,21 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// assert_eq!(*again, "scratch"); // values come back as they were left
     /// let owned: String = PoolGuard::into_inner(again); // detached: not returned
     /// ```
-    #[inline]
+    #[inline(always)]
     #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn get(&self) -> PoolGuard<'_, T, F> {
         let held = match self.lend() {
-            Some(loan) => Held::Lent(loan),
-            None => Held::Owned(self.take()),
+            Some(lent) => Held::Lent(lent),
+            None => Held::Owned(self.take_for_guard()),
         };
         PoolGuard::new(self, held)
+    }
+
+    /// `take` for a get whose private slot had nothing to lend: out of
+    /// line, so that the lending get stays small.
+    #[inline(never)]
+    fn take_for_guard(&self) -> T {
+        self.take()
     }
 
     /// Takes a value from the pool, or creates one; the caller owns it.
@@ -677,8 +689,8 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn get_owned(self: &std::sync::Arc<Self>) -> OwnedPoolGuard<T, F> {
         let held = match self.lend() {
-            Some(loan) => Held::Lent(loan),
-            None => Held::Owned(self.take()),
+            Some(lent) => Held::Lent(lent),
+            None => Held::Owned(self.take_for_guard()),
         };
         OwnedPoolGuard::new(std::sync::Arc::clone(self), held)
     }
@@ -715,7 +727,7 @@ impl<T, F> Pool<T, F> {
     #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn try_get(&self) -> Option<PoolGuard<'_, T, F>> {
         let held = match self.lend() {
-            Some(loan) => Held::Lent(loan),
+            Some(lent) => Held::Lent(lent),
             None => Held::Owned(self.try_take()?),
         };
         Some(PoolGuard::new(self, held))
@@ -724,16 +736,20 @@ impl<T, F> Pool<T, F> {
     /// Lends the calling thread's primary private value in place, if it
     /// has one (the first tier of `get`, without moving the value).
     #[inline(always)]
-    fn lend(&self) -> Option<LentSlot<T>> {
+    fn lend(&self) -> Option<Lent<T>> {
         let place = thread_index::current()?;
         // Relaxed [generation]: as in `try_take` (loaded after `current()`).
         let generation = self.state.generation.load(Ordering::Relaxed);
         let local = self.state.locals.get_or_create(place, self.first_capacity);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         match unsafe { local.lend_private(generation) } {
-            Loan::Lent(loan) => {
+            Loan::Lent(slot) => {
                 self.count(Some(local), Event::FromPrivate, 1);
-                Some(loan)
+                Some(Lent {
+                    slot,
+                    counters: NonNull::from(&local.counters),
+                    owner_word: thread_index::current_word(),
+                })
             }
             Loan::Expired(expired) => self.lend_after_expired(local, expired),
             Loan::None => None,
@@ -744,28 +760,58 @@ impl<T, F> Pool<T, F> {
     /// (as `take_after_expired` does for takes).
     #[cold]
     #[inline(never)]
-    fn lend_after_expired(&self, local: &Local<T>, expired: T) -> Option<LentSlot<T>> {
+    fn lend_after_expired(&self, local: &Local<T>, expired: T) -> Option<Lent<T>> {
         self.count(Some(local), Event::DroppedByCleanup, 1);
         drop(expired);
         self.lend()
     }
 
     /// A guard's drop of a lent value: the value stays where it is and the
-    /// slot is marked full, stamped now, as a put would stamp it. A pool
-    /// with return rules moves the value out and screens it as `put` does.
-    #[inline]
-    fn give_back(&self, loan: LentSlot<T>) {
-        if self.rules.keep.is_some() || self.rules.reset.is_some() {
-            // SAFETY: the guard that held the loan keeps the pool alive.
-            return self.put_screened(unsafe { loan.take_back() });
+    /// slot is marked full, stamped now, as a put would stamp it. Counted as
+    /// a put on the lending local when the dropping thread owns it (the
+    /// common case: no lookup), else on the dropping thread's own local.
+    #[inline(always)]
+    fn give_back(&self, lent: Lent<T>) {
+        if self.rules.screens {
+            return self.give_back_screened(lent);
         }
-        let local = thread_index::current()
-            .map(|place| self.state.locals.get_or_create(place, self.first_capacity));
-        self.count(local, Event::Put, 1);
+        if thread_index::current_word() == lent.owner_word {
+            // SAFETY: the guard keeps the pool, and so the local, alive; the
+            // word says this thread owns the local, so it may bump its
+            // counters (C1).
+            unsafe { lent.counters.as_ref() }.bump_owned(Event::Put, 1);
+        } else {
+            self.count_put_here();
+        }
         // Relaxed [generation]: as in `put`.
         let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: the guard that held the loan keeps the pool alive.
-        unsafe { loan.give_back(generation) };
+        unsafe { lent.slot.give_back(generation) };
+    }
+
+    /// Counts a put on the calling thread's local (or the pool's counters).
+    #[cold]
+    #[inline(never)]
+    fn count_put_here(&self) {
+        let local = thread_index::current()
+            .map(|place| self.state.locals.get_or_create(place, self.first_capacity));
+        self.count(local, Event::Put, 1);
+    }
+
+    /// `give_back` for a pool with return rules: the value is moved out and
+    /// screened as `put` screens it.
+    #[cold]
+    #[inline(never)]
+    fn give_back_screened(&self, lent: Lent<T>) {
+        // SAFETY: the guard that held the loan keeps the pool alive.
+        self.put_screened(unsafe { lent.slot.take_back() });
+    }
+
+    /// A guard's drop of a value it owns: `put`, out of line so that the
+    /// guard's drop stays small where the lent case is the common one.
+    #[inline(never)]
+    fn put_from_guard(&self, value: T) {
+        self.put(value);
     }
 
     /// Joins the registry that [`cleanup_all`], [`sweep_every`] and a

@@ -42,6 +42,8 @@ pub(crate) struct Rules<T> {
     pub(crate) reset: Option<InlineFn<ResetShim<T>>>,
     pub(crate) keep: Option<InlineFn<KeepShim<T>>>,
     pub(crate) max_chain: usize,
+    /// Whether `reset` or `keep` is set: the fast paths test this one flag.
+    pub(crate) screens: bool,
 }
 
 impl<T> Rules<T> {
@@ -49,6 +51,7 @@ impl<T> Rules<T> {
         reset: None,
         keep: None,
         max_chain: usize::MAX,
+        screens: false,
     };
 
     /// Applies the keep rule, then the reset rule; `false` if the value is
@@ -244,6 +247,7 @@ impl<T, F: Fn() -> T> PoolBuilder<T, F> {
         }
         let call: ResetShim<T> = call_reset::<T, R>;
         self.rules.reset = Some(InlineFn::new(reset, call));
+        self.rules.screens = true;
         self
     }
 
@@ -268,6 +272,7 @@ impl<T, F: Fn() -> T> PoolBuilder<T, F> {
         }
         let call: KeepShim<T> = call_keep::<T, R>;
         self.rules.keep = Some(InlineFn::new(keep, call));
+        self.rules.screens = true;
         self
     }
 

@@ -152,6 +152,15 @@ pub(crate) fn current() -> Option<Place> {
     (word & Place::WORD_VALID != 0).then(|| Place::from_word(word))
 }
 
+/// The calling thread's word as it is now, without acquiring an index: the
+/// encoded place while the thread holds an index, otherwise a value that no
+/// place encodes to. Two threads never see the same place word at once, so a
+/// word equal to a local's owner's word means the caller owns that local.
+#[inline(always)]
+pub(crate) fn current_word() -> usize {
+    thread_word().unwrap_or(GONE)
+}
+
 /// `current()` for a thread without a valid word: acquires an index for the
 /// calling thread, has its thread-local destructors give it back, and
 /// returns the new word; returns `word` unchanged once the thread is gone.

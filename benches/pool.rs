@@ -23,7 +23,11 @@
 //!    100,000 pooled values while another thread times its put + take pairs.
 //! 7. `burst-then-idle` (custom): 10,000 values out at once, all back, then
 //!    0..3 cleanups; values and bytes the pool still holds.
-//! 8. `put-take-instructions`, `get-guard-instructions` (custom):
+//! 8. `thread-scaling/{miss,starvation,handoff,memory}` (custom, issue 10):
+//!    T = 2..512 live threads that touched the pool: a miss, Go's
+//!    starvation loop, a one-producer handoff, and heap bytes per
+//!    (thread x pool), counted by the binary's global allocator.
+//! 9. `put-take-instructions`, `get-guard-instructions` (custom):
 //!    instructions per pair (of the pool and get-guard loops) under
 //!    `valgrind --tool=callgrind`, and the share of victim-pool's statistics
 //!    counters in them (issue 4).
@@ -77,6 +81,16 @@ use burst_then_idle::*;
 #[path = "pool/instructions.rs"]
 mod instructions;
 use instructions::*;
+#[path = "pool/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::*;
+#[path = "pool/thread_scaling.rs"]
+mod thread_scaling;
+use thread_scaling::*;
+
+/// Counts live bytes for `thread-scaling/memory`, only while it measures.
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
@@ -88,7 +102,7 @@ use object_pool::Reusable;
 use opool::{PoolAllocator, RefGuard};
 use std::alloc::{handle_alloc_error, GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 use std::io::Write as _;
 use std::marker::PhantomData;
@@ -96,9 +110,9 @@ use std::path::Path;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Barrier, RwLock};
-use std::thread::{self, LocalKey};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Barrier, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::{self, LocalKey, Thread};
 use std::time::{Duration, Instant};
 use victim_pool::{Pool, PoolGuard, PoolStats, Sweeper};
 
@@ -150,14 +164,24 @@ fn mode() -> Mode {
     }
 }
 
-/// Positional command-line arguments: criterion takes them as a filter; the
-/// custom groups run when their id contains one of them (or there are none).
+/// Positional command-line arguments: criterion takes one as a regular
+/// expression; the custom groups run when there is none, or when their id
+/// matches one alternative of an argument read as `a|^b|c`: a literal that
+/// the id contains, or starts with if it begins with `^` (the part of regex
+/// syntax that picks groups).
 fn selected(group_id: &str) -> bool {
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    filters.is_empty() || filters.iter().any(|f| group_id.contains(f.as_str()))
+    filters.is_empty()
+        || filters
+            .iter()
+            .flat_map(|f| f.split('|'))
+            .any(|alternative| match alternative.strip_prefix('^') {
+                Some(prefix) => group_id.starts_with(prefix),
+                None => group_id.contains(alternative),
+            })
 }
 
 fn config() -> Criterion {
@@ -409,6 +433,7 @@ fn main() {
         return;
     }
     let mut c = config().configure_from_args();
+    thread_scaling();
     pool_groups(&mut c);
     get_guard_groups(&mut c);
     overflow_groups(&mut c);

@@ -87,6 +87,9 @@ use counting_alloc::*;
 #[path = "pool/thread_scaling.rs"]
 mod thread_scaling;
 use thread_scaling::*;
+#[path = "pool/scaling_memory.rs"]
+mod scaling_memory;
+use scaling_memory::*;
 
 /// Counts live bytes for `thread-scaling/memory`, only while it measures.
 #[global_allocator]

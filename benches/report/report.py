@@ -705,8 +705,9 @@ def instructions_before_after(path, groups, now, lines):
         f"groups below for the loops). *Before*: commit {rev} ({before.get('commit_date', '?')}), "
         f"measured with this checkout's benchmarks by `BENCH_REV={rev} benches/report/instructions-before.sh` "
         f"({md_escape(before.get('rustc', '?'))}, {before.get('valgrind', '?')}) into "
-        f"`benches/report/{os.path.basename(path)}`. *After*: this run ({md_escape(now)}). The baselines' counts "
-        "are in both files too: equal counts there show that only the library changed.")
+        f"`benches/report/{os.path.basename(path)}`. *After*: this run ({md_escape(now)}). The file holds the "
+        "baselines' counts too: when they match the groups below (within an instruction or two of code "
+        "layout), the harness and the compiler did not change between the two measurements.")
     add("")
     add("| group | row | before | after | change |")
     add("|---|---|---|---|---|")

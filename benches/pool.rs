@@ -6,6 +6,9 @@
 //!
 //! 1. `pool`: each thread repeats put + take (+ touch) on one value (Go's
 //!    BenchmarkPool), at 1, 2 and 8 threads.
+//!    `get-guard`: on one thread, `get()`, a write through the guard and the
+//!    guard's drop, beside victim-pool's own take + put, the floor and
+//!    regex-automata's guard (issue 11).
 //! 2. `overflow`: each thread puts 100 values, then takes 100.
 //! 3. `starvation`: each thread puts 67 of its 100 values back, drops 33,
 //!    then takes 100: a third of the takes must steal or create.
@@ -20,13 +23,19 @@
 //!    100,000 pooled values while another thread times its put + take pairs.
 //! 7. `burst-then-idle` (custom): 10,000 values out at once, all back, then
 //!    0..3 cleanups; values and bytes the pool still holds.
-//! 8. `put-take-instructions` (custom): instructions per put + take pair
-//!    under `valgrind --tool=callgrind`, and the share of victim-pool's
-//!    statistics counters in them (issue 4).
+//! 8. `thread-scaling/{miss,starvation,handoff,memory}` (custom, issue 10):
+//!    T = 2..512 live threads that touched the pool: a miss, Go's
+//!    starvation loop, a one-producer handoff, and heap bytes per
+//!    (thread x pool), counted by the binary's global allocator.
+//! 9. `put-take-instructions`, `get-guard-instructions` (custom):
+//!    instructions per pair (of the pool and get-guard loops) under
+//!    `valgrind --tool=callgrind`, and the share of victim-pool's statistics
+//!    counters in them (issue 4).
 //!
 //! Payloads: `small` is a boxed 32-byte struct (Go pools a `*small`), `buf4k`
-//! a zeroed 4096-byte `Vec<u8>`. "Touch" increments the first byte or field
-//! after every take; handoff consumers increment the second.
+//! a zeroed 4096-byte `Vec<u8>`, `box-u64` a `Box<u64>` (Go: `*uint64`).
+//! "Touch" increments the first byte or field after every take; handoff
+//! consumers increment the second.
 //!
 //! Contenders, in row order: victim-pool's `Pool` (`take`/`put`); a
 //! `thread_local!` `RefCell<Vec<T>>` free list (the floor: no sharing, no
@@ -72,6 +81,19 @@ use burst_then_idle::*;
 #[path = "pool/instructions.rs"]
 mod instructions;
 use instructions::*;
+#[path = "pool/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::*;
+#[path = "pool/thread_scaling.rs"]
+mod thread_scaling;
+use thread_scaling::*;
+#[path = "pool/scaling_memory.rs"]
+mod scaling_memory;
+use scaling_memory::*;
+
+/// Counts live bytes for `thread-scaling/memory`, only while it measures.
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
@@ -83,7 +105,7 @@ use object_pool::Reusable;
 use opool::{PoolAllocator, RefGuard};
 use std::alloc::{handle_alloc_error, GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 use std::io::Write as _;
 use std::marker::PhantomData;
@@ -91,11 +113,11 @@ use std::path::Path;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Barrier, RwLock};
-use std::thread::{self, LocalKey};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Barrier, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::{self, LocalKey, Thread};
 use std::time::{Duration, Instant};
-use victim_pool::{Pool, PoolStats, Sweeper};
+use victim_pool::{Pool, PoolGuard, PoolStats, Sweeper};
 
 // ------------------------------------------------------------------ settings
 
@@ -145,14 +167,24 @@ fn mode() -> Mode {
     }
 }
 
-/// Positional command-line arguments: criterion takes them as a filter; the
-/// custom groups run when their id contains one of them (or there are none).
+/// Positional command-line arguments: criterion takes one as a regular
+/// expression; the custom groups run when there is none, or when their id
+/// matches one alternative of an argument read as `a|^b|c`: a literal that
+/// the id contains, or starts with if it begins with `^` (the part of regex
+/// syntax that picks groups).
 fn selected(group_id: &str) -> bool {
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    filters.is_empty() || filters.iter().any(|f| group_id.contains(f.as_str()))
+    filters.is_empty()
+        || filters
+            .iter()
+            .flat_map(|f| f.split('|'))
+            .any(|alternative| match alternative.strip_prefix('^') {
+                Some(prefix) => group_id.starts_with(prefix),
+                None => group_id.contains(alternative),
+            })
 }
 
 fn config() -> Criterion {
@@ -290,6 +322,17 @@ fn throughput<P: Payload>(
     shape: Shape,
     description: &str,
 ) {
+    throughput_of::<P, Everyone>(c, workload, threads, shape, description);
+}
+
+/// A throughput group whose rows are roster `R`'s contenders.
+fn throughput_of<P: Payload, R: Roster>(
+    c: &mut Criterion,
+    workload: &str,
+    threads: usize,
+    shape: Shape,
+    description: &str,
+) {
     let id = format!("{workload}/{}/{threads}t", P::VARIANT);
     let mut group = c.benchmark_group(&id);
     let mut records = Records::new(id);
@@ -300,14 +343,14 @@ fn throughput<P: Payload>(
             group.measurement_time(Duration::from_secs(2));
         }
     }
-    each_contender::<P>(&mut Throughput {
+    R::each::<P>(&mut Throughput {
         group: &mut group,
         records: &mut records,
         threads,
         shape,
     });
     group.finish();
-    records.write(description, &contender_names::<P>());
+    records.write(description, &roster_names::<P, R>());
 }
 
 const PAYLOAD_NOTE: &str = "`small` is a boxed 32-byte struct, `buf4k` a zeroed 4 KiB \
@@ -330,6 +373,20 @@ fn pool_groups(c: &mut Criterion) {
         throughput::<Box<Small>>(c, "pool", threads, Shape::Pairs, &text);
         throughput::<Vec<u8>>(c, "pool", threads, Shape::Pairs, &text);
     }
+}
+
+fn get_guard_groups(c: &mut Criterion) {
+    let text = "One iteration: `get()`, a write through the guard, and the guard's drop, \
+        which gives the value back (issue 11), on one thread. Rows: victim-pool's guard; \
+        victim-pool's moving `take()` + `put()` of the same value, for comparison; the \
+        `thread_local!` `RefCell<Vec<T>>` free list (pop, write, push: the floor); \
+        regex-automata's `util::pool::Pool::get()` and its guard's drop (its owner thread's \
+        fast path); Go's row: `Get`, a write, `Put` (`*uint64` for `box-u64`, `*[]byte` for \
+        `buf4k`), at GOMAXPROCS 1. `box-u64` is a `Box<u64>`, `buf4k` a zeroed 4 KiB \
+        `Vec<u8>`. `creates/op`: calls of the create function over all iterations of the row \
+        (warm-up included) per iteration.";
+    throughput_of::<Box<u64>, GuardRows>(c, "get-guard", 1, Shape::Pairs, text);
+    throughput_of::<Vec<u8>, GuardRows>(c, "get-guard", 1, Shape::Pairs, text);
 }
 
 fn overflow_groups(c: &mut Criterion) {
@@ -379,7 +436,9 @@ fn main() {
         return;
     }
     let mut c = config().configure_from_args();
+    thread_scaling();
     pool_groups(&mut c);
+    get_guard_groups(&mut c);
     overflow_groups(&mut c);
     starvation_groups(&mut c);
     handoff_groups(&mut c);

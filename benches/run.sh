@@ -16,10 +16,12 @@
 #                          results directory instead of docs/
 #   BENCH_TARGETS="a b"    criterion bench targets (default: all [[bench]])
 #   BENCH_OUT=dir          where the report goes
-#   GO_BENCH=.             go test -bench regexp
+#   GO_BENCH=^BenchmarkPool go test -bench regexp (the -cpu list runs)
 #   GO_CPU=1,2             go test -cpu list
 #   GO_EXTRA_CPU=8         also run ^BenchmarkPool$ at these -cpu values
 #                          (more goroutines than cores); empty to skip
+#   GO_SCALING_CPU=$(nproc) -cpu of ^BenchmarkThreadScaling$ (T goroutines at
+#                          GOMAXPROCS = cores); empty to skip
 #   GO_BENCHTIME=1s        go test -benchtime
 #   GO_COUNT=1             go test -count per run
 #   BENCH_REV=<git rev>    benchmark that commit (exported to a scratch tree)
@@ -40,9 +42,10 @@ else
     runs="${RUNS:-3}"
     go_benchtime="${GO_BENCHTIME:-1s}"
 fi
-go_bench="${GO_BENCH:-.}"
+go_bench="${GO_BENCH:-^BenchmarkPool}"
 go_cpu="${GO_CPU:-1,2}"
 go_extra_cpu="${GO_EXTRA_CPU-8}"
+go_scaling_cpu="${GO_SCALING_CPU-$(nproc)}"
 go_count="${GO_COUNT:-1}"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 results="$target_dir/bench-report"
@@ -112,7 +115,7 @@ have_go=0
 if command -v go >/dev/null 2>&1; then
     have_go=1
     note go_version "$(go version)"
-    note go_settings "go test -bench '$go_bench' -cpu $go_cpu -count $go_count -benchtime $go_benchtime per run$([[ -n "$go_extra_cpu" ]] && echo "; ^BenchmarkPool\$ also at -cpu $go_extra_cpu")"
+    note go_settings "go test -bench '$go_bench' -cpu $go_cpu -count $go_count -benchtime $go_benchtime per run$([[ -n "$go_extra_cpu" ]] && echo "; ^BenchmarkPool\$ also at -cpu $go_extra_cpu")$([[ -n "$go_scaling_cpu" ]] && echo "; ^BenchmarkThreadScaling\$ at -cpu $go_scaling_cpu")"
 else
     echo "== go not found: skipping Go's sync.Pool benchmarks (apt-get install golang-go to include them)"
 fi
@@ -134,6 +137,12 @@ for ((r = 1; r <= runs; r++)); do
                 go test -run '^$' -bench "$go_bench" -cpu "$go_cpu" -count "$go_count" \
                 -benchtime "$go_benchtime" -timeout 60m >"$dir/go.txt" 2>&1 ||
                 echo "warning: go test failed; see $dir/go.txt"
+            if [[ -n "$go_scaling_cpu" ]]; then
+                step "run $r: go test ThreadScaling -cpu $go_scaling_cpu" \
+                    go test -run '^$' -bench '^BenchmarkThreadScaling$' -cpu "$go_scaling_cpu" -count "$go_count" \
+                    -benchtime "$go_benchtime" -timeout 60m >"$dir/go-scaling.txt" 2>&1 ||
+                    echo "warning: go test failed; see $dir/go-scaling.txt"
+            fi
             if [[ -n "$go_extra_cpu" ]]; then
                 step "run $r: go test -cpu $go_extra_cpu" \
                     go test -run '^$' -bench '^BenchmarkPool$' -cpu "$go_extra_cpu" -count "$go_count" \

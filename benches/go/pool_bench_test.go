@@ -119,6 +119,37 @@ func BenchmarkPool(b *testing.B) {
 	}
 }
 
+// BenchmarkPoolGetGuard: the get-guard groups of benches/pool.rs (issue 11):
+// on one goroutine, Get, a write to the value, Put, per iteration. Go has no
+// guard; Put is what a Rust guard's drop does. box-u64 pools a *uint64 (Rust:
+// Box<u64>), buf4k a *[]byte of 4096 bytes. The Rust groups are one-thread
+// groups (1t), so only the -cpu 1 result joins them.
+func BenchmarkPoolGetGuard(b *testing.B) {
+	b.Run("get-guard/box-u64", func(b *testing.B) {
+		var creates int64
+		p := &sync.Pool{New: func() any {
+			atomic.AddInt64(&creates, 1)
+			return new(uint64)
+		}}
+		for i := 0; i < b.N; i++ {
+			v := p.Get().(*uint64)
+			*v++
+			p.Put(v)
+		}
+		reportCreates(b, payloadSmall, &creates)
+	})
+	b.Run("get-guard/buf4k", func(b *testing.B) {
+		var creates int64
+		p := newPool(payloadBuf4k, &creates)
+		for i := 0; i < b.N; i++ {
+			v := p.Get().(*[]byte)
+			(*v)[0]++
+			p.Put(v)
+		}
+		reportCreates(b, payloadBuf4k, &creates)
+	})
+}
+
 // puts then gets: per iteration, `puts` values go back, then `gets` come out.
 // With a New, the values beyond `puts` are dropped and made again: that is
 // the starvation that forces stealing.

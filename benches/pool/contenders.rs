@@ -88,6 +88,83 @@ impl<P: Payload> Contender for Victim<P> {
     }
 }
 
+/// victim-pool's `Pool` through `get`: the guard's drop puts the value back.
+pub(crate) struct VictimGuard<P: Payload>(Victim<P>);
+
+impl<P: Payload> Contender for VictimGuard<P> {
+    const NAME: &'static str = "victim-pool get() + guard drop";
+    type Payload = P;
+    type Handle<'a> = ();
+    type Held<'a> = PoolGuard<'a, P>;
+    const CANNOT_CLEAN: Option<&'static str> = None;
+
+    fn make() -> Self {
+        VictimGuard(Victim::make())
+    }
+    fn handle(&self) {}
+    #[inline]
+    fn take(&self, _: &mut ()) -> PoolGuard<'_, P> {
+        self.0 .0.get()
+    }
+    #[inline]
+    fn put<'a>(&'a self, _: &mut (), held: PoolGuard<'a, P>) {
+        drop(held);
+    }
+    #[inline]
+    fn touch(held: &mut PoolGuard<'_, P>) {
+        held.touch();
+    }
+    #[inline]
+    fn touch_other(held: &mut PoolGuard<'_, P>) {
+        held.touch_other();
+    }
+    fn cleanup(&self) {
+        self.0.cleanup();
+    }
+    fn stats(&self) -> Option<PoolStats> {
+        self.0.stats()
+    }
+}
+
+/// [`Victim`] under the name the get-guard groups give it, where it stands
+/// beside the guard.
+pub(crate) struct VictimMoving<P: Payload>(Victim<P>);
+
+impl<P: Payload> Contender for VictimMoving<P> {
+    const NAME: &'static str = "victim-pool take() + put()";
+    type Payload = P;
+    type Handle<'a> = ();
+    type Held<'a> = P;
+    const CANNOT_CLEAN: Option<&'static str> = None;
+
+    fn make() -> Self {
+        VictimMoving(Victim::make())
+    }
+    fn handle(&self) {}
+    #[inline]
+    fn take(&self, handle: &mut ()) -> P {
+        self.0.take(handle)
+    }
+    #[inline]
+    fn put(&self, handle: &mut (), held: P) {
+        self.0.put(handle, held);
+    }
+    #[inline]
+    fn touch(held: &mut P) {
+        held.touch();
+    }
+    #[inline]
+    fn touch_other(held: &mut P) {
+        held.touch_other();
+    }
+    fn cleanup(&self) {
+        self.0.cleanup();
+    }
+    fn stats(&self) -> Option<PoolStats> {
+        self.0.stats()
+    }
+}
+
 /// A `thread_local!` `RefCell<Vec<T>>` free list: the floor.
 pub(crate) struct Floor<P>(PhantomData<fn() -> P>);
 
@@ -391,19 +468,50 @@ pub(crate) trait Visit<P: Payload> {
     fn visit<C: Contender<Payload = P>>(&mut self);
 }
 
-pub(crate) fn each_contender<P: Payload>(v: &mut impl Visit<P>) {
-    v.visit::<Victim<P>>();
-    v.visit::<Floor<P>>();
-    v.visit::<DequePool<P>>();
-    v.visit::<Regex<P>>();
-    v.visit::<Linear<P>>();
-    v.visit::<Opool<P>>();
-    v.visit::<ObjectPool<P>>();
-    v.visit::<Plain<P, System>>();
-    v.visit::<Plain<P, MiMalloc>>();
+/// The rows of a group: which contenders run it, in row order.
+pub(crate) trait Roster {
+    /// The roster's name in a callgrind child's specification.
+    const NAME: &'static str;
+    fn each<P: Payload>(v: &mut impl Visit<P>);
 }
 
-pub(crate) fn contender_names<P: Payload>() -> Vec<&'static str> {
+/// Every contender: the pool, throughput and handoff groups.
+pub(crate) struct Everyone;
+
+impl Roster for Everyone {
+    const NAME: &'static str = "everyone";
+    fn each<P: Payload>(v: &mut impl Visit<P>) {
+        v.visit::<Victim<P>>();
+        v.visit::<Floor<P>>();
+        v.visit::<DequePool<P>>();
+        v.visit::<Regex<P>>();
+        v.visit::<Linear<P>>();
+        v.visit::<Opool<P>>();
+        v.visit::<ObjectPool<P>>();
+        v.visit::<Plain<P, System>>();
+        v.visit::<Plain<P, MiMalloc>>();
+    }
+}
+
+/// The get-guard groups (issue 11): victim-pool's guard against its own
+/// moving take/put, the floor and regex-automata's guard.
+pub(crate) struct GuardRows;
+
+impl Roster for GuardRows {
+    const NAME: &'static str = "guard";
+    fn each<P: Payload>(v: &mut impl Visit<P>) {
+        v.visit::<VictimGuard<P>>();
+        v.visit::<VictimMoving<P>>();
+        v.visit::<Floor<P>>();
+        v.visit::<Regex<P>>();
+    }
+}
+
+pub(crate) fn each_contender<P: Payload>(v: &mut impl Visit<P>) {
+    Everyone::each::<P>(v);
+}
+
+pub(crate) fn roster_names<P: Payload, R: Roster>() -> Vec<&'static str> {
     struct Names(Vec<&'static str>);
     impl<P: Payload> Visit<P> for Names {
         fn visit<C: Contender<Payload = P>>(&mut self) {
@@ -411,6 +519,10 @@ pub(crate) fn contender_names<P: Payload>() -> Vec<&'static str> {
         }
     }
     let mut names = Names(Vec::new());
-    each_contender::<P>(&mut names);
+    R::each::<P>(&mut names);
     names.0
+}
+
+pub(crate) fn contender_names<P: Payload>() -> Vec<&'static str> {
+    roster_names::<P, Everyone>()
 }

@@ -1,10 +1,16 @@
-//! The put-take-instructions group: instructions per pair under callgrind.
+//! The instruction groups: instructions per pair under callgrind.
+//!
+//! `put-take-instructions/<payload>/1t` counts the pool groups' put + take
+//! loop for every contender; `get-guard-instructions/<payload>/1t` the
+//! get-guard groups' loop (issue 11). `benches/report/instructions-before.sh`
+//! records the same groups for an older commit of the library, which the
+//! report shows beside this run's counts.
 
 use super::*;
 
-/// The child side: `pairs` put + take pairs of contender `index` on payload
-/// `P`.
-pub(crate) fn callgrind_child<P: Payload>(index: usize, pairs_to_run: u64) {
+/// The child side: `pairs` iterations of the pair loop of contender `index`
+/// of roster `R` on payload `P`.
+pub(crate) fn callgrind_child<P: Payload, R: Roster>(index: usize, pairs_to_run: u64) {
     struct Run {
         index: usize,
         pairs: u64,
@@ -20,38 +26,52 @@ pub(crate) fn callgrind_child<P: Payload>(index: usize, pairs_to_run: u64) {
             self.seen += 1;
         }
     }
-    each_contender::<P>(&mut Run {
+    R::each::<P>(&mut Run {
         index,
         pairs: pairs_to_run,
         seen: 0,
     });
 }
 
-/// Parses the child's `<variant>:<contender index>:<pairs>` and runs it.
+/// Parses the child's `<roster>:<variant>:<contender index>:<pairs>` and
+/// runs it.
 pub(crate) fn callgrind_child_from(spec: &str) {
-    let mut fields = spec.split(':');
-    let (Some(variant), Some(index), Some(n)) = (fields.next(), fields.next(), fields.next())
-    else {
-        panic!("{CALLGRIND_VAR} must be <variant>:<index>:<pairs>, not {spec:?}");
+    let fields: Vec<&str> = spec.split(':').collect();
+    let [roster, variant, index, n] = fields[..] else {
+        panic!("{CALLGRIND_VAR} must be <roster>:<variant>:<index>:<pairs>, not {spec:?}");
     };
     let index = index.parse().expect("a contender index");
     let n = n.parse().expect("a pair count");
-    match variant {
-        v if v == <Box<Small>>::VARIANT => callgrind_child::<Box<Small>>(index, n),
-        v if v == <Vec<u8>>::VARIANT => callgrind_child::<Vec<u8>>(index, n),
-        other => panic!("unknown payload variant {other:?}"),
+    fn run<R: Roster>(variant: &str, index: usize, n: u64) {
+        match variant {
+            v if v == <Box<Small>>::VARIANT => callgrind_child::<Box<Small>, R>(index, n),
+            v if v == <Box<u64>>::VARIANT => callgrind_child::<Box<u64>, R>(index, n),
+            v if v == <Vec<u8>>::VARIANT => callgrind_child::<Vec<u8>, R>(index, n),
+            other => panic!("unknown payload variant {other:?}"),
+        }
+    }
+    match roster {
+        Everyone::NAME => run::<Everyone>(variant, index, n),
+        GuardRows::NAME => run::<GuardRows>(variant, index, n),
+        other => panic!("unknown roster {other:?}"),
     }
 }
 
 /// Instructions executed by a child doing `n` pairs of contender `index` on
-/// payload `variant`; the callgrind output is kept at `out`.
-pub(crate) fn callgrind_run(variant: &str, index: usize, n: u64, out: &Path) -> Option<u64> {
+/// roster `roster` on payload `variant`; the callgrind output is kept at `out`.
+pub(crate) fn callgrind_run(
+    roster: &str,
+    variant: &str,
+    index: usize,
+    n: u64,
+    out: &Path,
+) -> Option<u64> {
     let exe = std::env::current_exe().ok()?;
     let output = Command::new("valgrind")
         .args(["--tool=callgrind", "--dump-instr=yes", "--dump-line=no"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(exe)
-        .env(CALLGRIND_VAR, format!("{variant}:{index}:{n}"))
+        .env(CALLGRIND_VAR, format!("{roster}:{variant}:{index}:{n}"))
         .output()
         .ok()?;
     if !output.status.success() {
@@ -176,12 +196,26 @@ pub(crate) fn instructions() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    instructions_of::<Box<Small>>(available);
-    instructions_of::<Vec<u8>>(available);
+    let put_take = |payload: &str| {
+        format!("Instructions per put + take pair (one thread, the loop of `pool/{payload}/1t`)")
+    };
+    instructions_of::<Box<Small>, Everyone>("put-take", &put_take("small"), available);
+    instructions_of::<Vec<u8>, Everyone>("put-take", &put_take("buf4k"), available);
+    let guard = |payload: &str| {
+        format!(
+            "Instructions per iteration of `get-guard/{payload}/1t` (one thread: a get and a \
+             write through the guard, then its drop; for `take() + put()`, a take, a write \
+             and a put)"
+        )
+    };
+    instructions_of::<Box<u64>, GuardRows>("get-guard", &guard("box-u64"), available);
+    instructions_of::<Vec<u8>, GuardRows>("get-guard", &guard("buf4k"), available);
 }
 
-pub(crate) fn instructions_of<P: Payload>(available: bool) {
-    let id = format!("put-take-instructions/{}/1t", P::VARIANT);
+/// The group `<workload>-instructions/<payload>/1t`: roster `R`'s pair loop
+/// under callgrind; `what` opens its description.
+pub(crate) fn instructions_of<P: Payload, R: Roster>(workload: &str, what: &str, available: bool) {
+    let id = format!("{workload}-instructions/{}/1t", P::VARIANT);
     if !selected(&id) {
         return;
     }
@@ -201,38 +235,37 @@ pub(crate) fn instructions_of<P: Payload>(available: bool) {
     extra::describe_group(
         &id,
         &format!(
-            "Instructions per put + take pair (one thread, the loop of `pool/{}/1t`), \
-             counted by `valgrind --tool=callgrind` as the difference between runs of \
-             {n2} and {n1} pairs, divided by {}: deterministic, unlike the timings. For \
-             victim-pool, `stats-instr/pair` counts the executed instructions whose inline \
-             chain (debug info, `addr2line -i`) passes through `src/pool/stats.rs` or \
-             `Pool::count`: the two owner-written counters a pair bumps and the choice of \
-             counter set. `stats-share-%` is their share of the pair: the cost of the \
-             statistics, which are always on (issue 4 asks for at most 10%). Not measured: \
-             what the pair would cost if the compiler laid it out without them, and time: \
-             atomics and cache misses cost more than their count says.",
-            P::VARIANT,
+            "{what}, counted by `valgrind --tool=callgrind` as the difference between runs \
+             of {n2} and {n1} iterations, divided by {}: deterministic, unlike the timings. \
+             For victim-pool rows, `stats-instr/pair` counts the executed instructions whose \
+             inline chain (debug info, `addr2line -i`) passes through `src/pool/stats.rs` \
+             or `Pool::count`: the owner-written counters an iteration bumps and the choice \
+             of counter set. `stats-share-%` is their share of the iteration: the cost of \
+             the statistics, which are always on (issue 4 asks for at most 10%). Not \
+             measured: what the pair would cost if the compiler laid it out without them, \
+             and time: atomics and cache misses cost more than their count says.",
             n2 - n1
         ),
     );
-    extra::row_order(&id, &contender_names::<P>());
+    let names = roster_names::<P, R>();
+    extra::row_order(&id, &names);
     let dir = std::env::temp_dir().join(format!("victim-pool-callgrind-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a scratch directory");
-    for (index, name) in contender_names::<P>().into_iter().enumerate() {
+    for (index, name) in names.into_iter().enumerate() {
         let (out1, out2) = (
             dir.join(format!("{index}-1")),
             dir.join(format!("{index}-2")),
         );
         let (Some(ir1), Some(ir2)) = (
-            callgrind_run(P::VARIANT, index, n1, &out1),
-            callgrind_run(P::VARIANT, index, n2, &out2),
+            callgrind_run(R::NAME, P::VARIANT, index, n1, &out1),
+            callgrind_run(R::NAME, P::VARIANT, index, n2, &out2),
         ) else {
             extra::not_expressible(&id, name, "callgrind failed for this contender");
             continue;
         };
         let per_pair = (ir2 as f64 - ir1 as f64) / (n2 - n1) as f64;
         let mut metrics = vec![("instr/pair", per_pair)];
-        if name == Victim::<P>::NAME {
+        if name.starts_with("victim-pool") {
             let exe = std::env::current_exe().expect("this executable's path");
             let marks = ["src/pool/stats.rs", "victim_pool::pool::Pool<T,F>::count"];
             let stats = instructions_inlined_from(&out1, &exe, &marks)

@@ -74,6 +74,29 @@ impl Payload for Box<Small> {
     }
 }
 
+/// The get-guard groups' one-word payload: a `Box<u64>` (Go pools a `*uint64`).
+impl Payload for Box<u64> {
+    const VARIANT: &'static str = "box-u64";
+    const SIZE: usize = std::mem::size_of::<u64>();
+    fn create() -> Self {
+        Box::new(0)
+    }
+    #[inline]
+    fn touch(&mut self) {
+        **self = self.wrapping_add(1);
+    }
+    #[inline]
+    fn touch_other(&mut self) {
+        **self = self.wrapping_add(2);
+    }
+    // The floor holds the very values the pools hold: boxes.
+    #[allow(clippy::vec_box)]
+    fn free_list() -> &'static LocalKey<RefCell<Vec<Self>>> {
+        thread_local!(static LIST: RefCell<Vec<Box<u64>>> = const { RefCell::new(Vec::new()) });
+        &LIST
+    }
+}
+
 /// A `small` whose creation sleeps for [`EXPENSIVE_CREATE`].
 pub(crate) struct Expensive(Box<Small>);
 

@@ -127,3 +127,15 @@ pub fn row_order(group: &str, functions: &[&str]) {
     body.push_str("]}");
     write_record(body);
 }
+
+/// Marks `group` as a series against an x axis named `axis`: its metrics
+/// are `label@x`, and the report draws one table per label (a column per
+/// x) and one plot per label with a logarithmic x axis.
+pub fn axis(group: &str, axis: &str) {
+    let mut body = String::from("{\"group\":");
+    json_string(&mut body, group);
+    body.push_str(",\"axis\":");
+    json_string(&mut body, axis);
+    body.push('}');
+    write_record(body);
+}

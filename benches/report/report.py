@@ -66,6 +66,7 @@ class Group:
         self.metrics = {}  # row -> metric -> [value per run]
         self.not_expressible = {}  # row -> reason
         self.row_order = None  # names to put first, from a row_order record
+        self.axis = None  # x axis name, from an axis record: a series group
 
     def finish(self):
         """Orders rows: row_order first, then victim-pool rows, others, Go."""
@@ -166,6 +167,8 @@ def load_extra(results, groups):
                 group.description = rec["description"]
             if "row_order" in rec:
                 group.row_order = list(rec["row_order"])
+            if "axis" in rec:
+                group.axis = rec["axis"]
             fn = rec.get("function")
             if fn and "not_expressible" in rec:
                 group.row(fn)
@@ -220,9 +223,22 @@ def load_go(results):
     return go, header, runs_seen
 
 
+SERIES_KEY = re.compile(r"^(.*)@([-+0-9.eE]+)$")
+
+
 def merge_go(groups, go, go_version):
     label = f"{GO_ROW} ({go_version})" if go_version else GO_ROW
     for key, entry in go.items():
+        # Benchmark<Func>/<group id>@<x>: each unit (but ns/op, the time of a
+        # whole benchmark iteration) is one point `<unit>@<x>` of a series group.
+        m = SERIES_KEY.match(entry["name"])
+        if m and m.group(1) in groups:
+            group = groups[m.group(1)]
+            for unit, values in entry["metrics"].items():
+                if unit != "ns/op":
+                    for v in values:
+                        group.add_metric(label, f"{unit}@{m.group(2)}", v)
+            continue
         group = groups.get(key)
         if group is None:
             continue
@@ -334,6 +350,17 @@ def fmt_ratio(r):
     return f"{r:.2f}x"
 
 
+def fmt_value(label, x):
+    """A metric value in the unit its label ends with: -ns is a time, -B bytes."""
+    if x is None:
+        return "—"
+    if label.endswith("-ns"):
+        return fmt_time(x)
+    if label.endswith("-B"):
+        return f"{x:.0f} B" if abs(x) >= 100 else f"{fmt_num(x)} B"
+    return fmt_num(x)
+
+
 def spread(values):
     if not values or len(values) < 2:
         return ""
@@ -437,22 +464,32 @@ def series_of(group):
     return series
 
 
-def line_chart(title, label, lines):
+def line_chart(title, label, lines, x_name=None, log_x=False):
+    """One line per row; log_x puts x on a log scale, and y goes on a log
+    scale too when every value is positive and they span more than 20x."""
     xs = [x for pts in lines.values() for x, _ in pts]
-    ys = [y for pts in lines.values() for _, y in pts]
-    if not xs:
+    ys = [y for pts in lines.values() for _, y in pts if y is not None]
+    if not xs or not ys:
         return None
-    x_lo, x_hi = min(xs), max(xs)
-    y_hi = max(ys) * 1.1 if max(ys) > 0 else 1
+    log_x = log_x and min(xs) > 0
+    log_y = log_x and min(ys) > 0 and max(ys) / min(ys) > 20
+    fx = math.log10 if log_x else (lambda v: v)
+    x_lo, x_hi = fx(min(xs)), fx(max(xs))
+    if log_y:
+        y_lo, y_hi = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
+        y_hi += y_hi == y_lo
+    else:
+        y_lo, y_hi = min(0, min(ys) * 1.1), (max(ys) * 1.1 if max(ys) > 0 else 1)
     left, plot_w, plot_h, top = 70, 440, 240, 50
-    legend_w = 260
+    legend_w = 300
     width, height = left + plot_w + legend_w, top + plot_h + 60
 
     def px(x):
-        return left + (x - x_lo) / ((x_hi - x_lo) or 1) * plot_w
+        return left + (fx(x) - x_lo) / ((x_hi - x_lo) or 1) * plot_w
 
     def py(y):
-        return top + plot_h - y / y_hi * plot_h
+        v = math.log10(y) if log_y else y
+        return top + plot_h - (v - y_lo) / ((y_hi - y_lo) or 1) * plot_h
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}">',
@@ -462,15 +499,20 @@ def line_chart(title, label, lines):
            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#444"/>']
     for x in sorted(set(xs)):
         out.append(svg_text(px(x), top + plot_h + 16, fmt_num(x), 10, anchor="middle"))
-    for i in range(5):
-        y = y_hi * i / 4
+    ticks = ([10 ** e for e in range(int(y_lo), int(y_hi) + 1)] if log_y
+             else [y_lo + (y_hi - y_lo) * i / 4 for i in range(5)])
+    for y in ticks:
         out.append(f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + plot_w}" y2="{py(y):.1f}" stroke="#eee"/>')
-        out.append(svg_text(left - 6, py(y) + 4, fmt_num(round(y, 3)), 10, anchor="end"))
-    out.append(svg_text(left + plot_w / 2, top + plot_h + 34, "cleanups" if "retained" in label else "x",
-                        11, anchor="middle"))
+        out.append(svg_text(left - 6, py(y) + 4, fmt_value(label, round(y, 3)), 10, anchor="end"))
+    if x_name is None:
+        x_name = "cleanups" if "retained" in label else "x"
+    scales = " and ".join(n for n, on in (("x", log_x), ("y", log_y)) if on)
+    out.append(svg_text(left + plot_w / 2, top + plot_h + 34,
+                        x_name + (f" ({scales}: log scale)" if scales else ""), 11, anchor="middle"))
     out.append(svg_text(left, top - 8, label, 11))
     for i, (row, pts) in enumerate(lines.items()):
         color = PALETTE[i % len(PALETTE)]
+        pts = [(x, y) for x, y in pts if y is not None and (y > 0 or not log_y)]
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
         out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
         for x, y in pts:
@@ -502,44 +544,71 @@ def check_goals(goals, groups):
             yield goal, None, "pending", "no results for these groups yet"
             continue
         for g in sorted(matched, key=lambda g: g.id):
-            metric = goal.get("metric", TIME)
-            ours_rows = [r for r in match_rows(g, goal["ours"]) if g.median_metric(r, metric) is not None]
-            if not ours_rows:
-                yield goal, g.id, "pending", f"no `{goal['ours']}` result"
-                continue
-            ours = ours_rows[0]
-            ov = g.median_metric(ours, metric)
-            kind = goal["kind"]
-            if kind in ("ratio", "ratio_all", "not_above"):
-                if kind == "ratio_all":
-                    others = [r for r in g.order if not r.startswith(OURS)
-                              and not any(r.startswith(x) for x in goal.get("exclude", []))]
-                else:
-                    others = match_rows(g, goal["other"])
-                others = [r for r in others if r not in g.not_expressible]
-                measured = [r for r in others if g.median_metric(r, metric) is not None]
-                if not measured:
-                    yield goal, g.id, "pending", f"no `{goal.get('other', 'baseline')}` result"
+            wanted = goal.get("metric", TIME)
+            metrics = [wanted]
+            if wanted.endswith("@*"):
+                # Every point of a series: label@x for each x ours has.
+                found = {m for r in match_rows(g, goal["ours"]) for m in g.metrics.get(r, {})}
+                metrics = sorted((m for m in found if m.startswith(wanted[:-1])),
+                                 key=lambda m: float(m.rsplit("@", 1)[1]))
+                if not metrics:
+                    yield goal, g.id, "pending", f"no `{goal['ours']}` result for {wanted}"
                     continue
-                details, ok = [], True
-                for r in measured:
-                    v = g.median_metric(r, metric)
-                    if kind == "not_above":
-                        good = ov <= v
-                        details.append(f"{fmt_num(ov)} vs {md_escape(r)} {fmt_num(v)}")
-                    else:
-                        ratio = v / ov if ov else math.inf
-                        good = ratio >= goal["min"] - 1e-12
-                        details.append(f"{md_escape(r)}: {fmt_ratio(ratio)} (need ≥ {goal['min']:.2f}x)")
-                    ok = ok and good
-                yield goal, g.id, "met" if ok else "NOT met", "; ".join(details)
-            elif kind in ("metric_below", "metric_at_most"):
-                limit = goal["limit"]
-                ok = ov < limit if kind == "metric_below" else ov <= limit
-                rel = "<" if kind == "metric_below" else "≤"
-                yield goal, g.id, "met" if ok else "NOT met", f"{goal['metric']} = {fmt_num(ov)} (need {rel} {fmt_num(limit)})"
+            verdicts = [check_goal(goal, g, metric) for metric in metrics]
+            if any(v == "pending" for v, _ in verdicts):
+                verdict = "pending"
             else:
-                yield goal, g.id, "pending", f"unknown goal kind {kind}"
+                verdict = "met" if all(v == "met" for v, _ in verdicts) else "NOT met"
+            detail = "; ".join(d for _, d in verdicts)
+            yield goal, g.id, verdict, detail
+
+
+def check_goal(goal, g, metric):
+    """(verdict, detail) of one goal on group g for one metric."""
+    ours_rows = [r for r in match_rows(g, goal["ours"]) if g.median_metric(r, metric) is not None]
+    if not ours_rows:
+        return "pending", f"no `{goal['ours']}` result for {metric}"
+    ours = ours_rows[0]
+    ov = g.median_metric(ours, metric)
+    kind = goal["kind"]
+    at = "" if metric == TIME else f"{metric}: "
+    if kind in ("ratio", "ratio_all", "not_above"):
+        if kind == "ratio_all":
+            others = [r for r in g.order if not r.startswith(OURS)
+                      and not any(r.startswith(x) for x in goal.get("exclude", []))]
+        else:
+            others = match_rows(g, goal["other"])
+        others = [r for r in others if r not in g.not_expressible]
+        measured = [r for r in others if g.median_metric(r, metric) is not None]
+        if not measured:
+            return "pending", f"{at}no `{goal.get('other', 'baseline')}` result"
+        details, ok = [], True
+        for r in measured:
+            v = g.median_metric(r, metric)
+            if kind == "not_above":
+                good = ov <= v
+                details.append(f"{at}{fmt_num(ov)} vs {md_escape(r)} {fmt_num(v)}")
+            else:
+                ratio = v / ov if ov else math.inf
+                good = ratio >= goal["min"] - 1e-12
+                details.append(f"{at}{md_escape(r)}: {fmt_ratio(ratio)} (need ≥ {goal['min']:.2f}x)")
+            ok = ok and good
+        return ("met" if ok else "NOT met"), "; ".join(details)
+    if kind in ("metric_below", "metric_at_most"):
+        limit = goal["limit"]
+        ok = ov < limit if kind == "metric_below" else ov <= limit
+        rel = "<" if kind == "metric_below" else "≤"
+        return ("met" if ok else "NOT met"), f"{metric} = {fmt_num(ov)} (need {rel} {fmt_num(limit)})"
+    if kind == "self_ratio_at_most":
+        # Ours against ours: metric ÷ base (e.g. a cost at T = 128 over the same at T = 2).
+        base = g.median_metric(ours, goal["base"])
+        if base is None:
+            return "pending", f"no `{goal['ours']}` result for {goal['base']}"
+        ratio = ov / base if base else math.inf
+        ok = ratio <= goal["max"] + 1e-12
+        return ("met" if ok else "NOT met"), (f"{metric} {fmt_num(ov)} ÷ {goal['base']} {fmt_num(base)} = "
+                                              f"{fmt_ratio(ratio)} (need ≤ {goal['max']:.2f}x)")
+    return "pending", f"unknown goal kind {kind}"
 
 
 # ---------------------------------------------------------------- report
@@ -579,6 +648,81 @@ def group_table(g, lines):
     if refs and has_time:
         lines.append("`÷ X`: this row's median time divided by victim-pool X's; above 1.00x, victim-pool is faster.")
         lines.append("")
+
+
+def series_tables(g, lines):
+    """A series group (an axis record): one table per label, a column per x."""
+    ref = next((r for r in g.order if r.startswith(OURS) and r in g.metrics), None)
+    for label, rows in series_of(g).items():
+        xs = sorted({x for pts in rows.values() for x, _ in pts})
+        lines.append(f"**{md_escape(label)}** by {md_escape(g.axis)}:")
+        lines.append("")
+        header = [f"implementation \\ {g.axis}"] + [fmt_num(x) for x in xs]
+        lines.append("| " + " | ".join(md_escape(h) for h in header) + " |")
+        lines.append("|" + "---|" * len(header))
+        ref_at = dict(rows.get(ref, []))
+        for row in g.order:
+            name = f"**{md_escape(row)}**" if row.startswith(OURS) else md_escape(row)
+            if row not in rows:
+                if row in g.not_expressible:
+                    reason = f"cannot express this workload: {md_escape(g.not_expressible[row])}"
+                    lines.append("| " + " | ".join([name, reason] + [""] * (len(xs) - 1)) + " |")
+                continue
+            at = dict(rows[row])
+            cells = [name]
+            for x in xs:
+                v, r = at.get(x), ref_at.get(x)
+                cell = fmt_value(label, v)
+                if row != ref and v is not None and r:
+                    cell += f" ({fmt_ratio(v / r)})"
+                cells.append(cell)
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    if ref:
+        lines.append(f"Medians over runs. In parentheses: the row's value divided by {md_escape(ref)}'s at the "
+                     f"same {md_escape(g.axis)} (for times, above 1.00x {md_escape(ref)} is faster).")
+        lines.append("")
+
+
+def instructions_before_after(path, groups, now, lines):
+    """The "before and after" table of victim-pool's instruction counts: a
+    snapshot written by instructions-before.sh against this run's groups."""
+    add = lines.append
+    add("## Instructions per pair: before and after")
+    add("")
+    try:
+        with open(path) as f:
+            before = json.load(f)
+    except (OSError, ValueError):
+        before = None
+    if not before:
+        add("*No before figures:* `BENCH_REV=<commit> benches/report/instructions-before.sh` writes "
+            f"`benches/report/{os.path.basename(path)}`, which this table reads.")
+        add("")
+        return
+    rev = before.get("commit", "?")
+    add(f"Instructions per iteration of victim-pool's rows in the instruction groups (callgrind; see those "
+        f"groups below for the loops). *Before*: commit {rev} ({before.get('commit_date', '?')}), "
+        f"measured with this checkout's benchmarks by `BENCH_REV={rev} benches/report/instructions-before.sh` "
+        f"({md_escape(before.get('rustc', '?'))}, {before.get('valgrind', '?')}) into "
+        f"`benches/report/{os.path.basename(path)}`. *After*: this run ({md_escape(now)}). The file holds the "
+        "baselines' counts too: when they match the groups below (within an instruction or two of code "
+        "layout), the harness and the compiler did not change between the two measurements.")
+    add("")
+    add("| group | row | before | after | change |")
+    add("|---|---|---|---|---|")
+    ids = sorted(set(before.get("groups", {})) | {gid for gid in groups if "-instructions/" in gid})
+    for gid in ids:
+        old_rows = before.get("groups", {}).get(gid, {})
+        g = groups.get(gid)
+        names = [r for r in (g.order if g else []) if r.startswith(OURS)]
+        names += [r for r in old_rows if r.startswith(OURS) and r not in names]
+        for row in names:
+            b = old_rows.get(row, {}).get("instr/pair")
+            a = g.median_metric(row, "instr/pair") if g else None
+            change = f"{(a - b) / b * 100:+.0f}%" if a is not None and b else "—"
+            add(f"| `{md_escape(gid)}` | {md_escape(row)} | {fmt_num(b)} | {fmt_num(a)} | {change} |")
+    add("")
 
 
 def main():
@@ -686,6 +830,9 @@ def main():
         add(f"| #{goal['issue']} | {md_escape(goal['text'])} | {md_escape(gid or '—')} | {v} | {detail} |")
     add("")
 
+    instructions_before_after(os.path.join(here, "instructions-before.json"), groups,
+                              first("commit", "this run"), lines)
+
     # ---- sections
     written_svgs = []
     for section in sections:
@@ -719,9 +866,12 @@ def main():
             if g.description:
                 add(g.description)
                 add("")
-            group_table(g, lines)
+            if g.axis:
+                series_tables(g, lines)
+            else:
+                group_table(g, lines)
             for label, series in series_of(g).items():
-                svg = line_chart(f"{g.id}: {label}", label, series)
+                svg = line_chart(f"{g.id}: {label}", label, series, x_name=g.axis, log_x=bool(g.axis))
                 if svg:
                     name = f"benchmarks-{slug(g.id)}-{slug(label)}.svg"
                     with open(os.path.join(args.out, name), "w") as f:

@@ -140,8 +140,11 @@ impl Owner for Plain {
     }
 }
 
+/// Builds one implementation's owner handle.
+type MakeOwner = Box<dyn FnOnce() -> Box<dyn OwnerBench>>;
+
 /// Every implementation, fresh, with `capacity` slots where it has a bound.
-fn owners(capacity: usize) -> Vec<(&'static str, Box<dyn FnOnce() -> Box<dyn OwnerBench>>)> {
+fn owners(capacity: usize) -> Vec<(&'static str, MakeOwner)> {
     vec![
         (
             DEQUEUE,

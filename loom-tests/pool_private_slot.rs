@@ -256,32 +256,35 @@ fn a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together() {
 /// drain itself, with loom's fences, rather than a race.
 #[test]
 fn two_cleanups_drain_an_idle_live_owners_private_value() {
-    check("two_cleanups_drain_an_idle_live_owners_private_value", || {
-        let ledger = Ledger::new(1);
-        let pool = new_pool();
-        let (put_done_tx, put_done_rx) = loom::sync::mpsc::channel::<()>();
-        let (exit_tx, exit_rx) = loom::sync::mpsc::channel::<()>();
-        let owner = {
-            let (pool, ledger) = (pool.clone(), ledger.clone());
-            thread::spawn(move || {
-                pool.put(Value::new(&ledger, 0));
-                put_done_tx.send(()).unwrap();
-                exit_rx.recv().unwrap(); // alive and idle until told
-            })
-        };
-        put_done_rx.recv().unwrap();
-        pool.cleanup();
-        assert!(ledger.dropped().is_empty(), "one cleanup only ages it");
-        pool.cleanup();
-        if victim_pool::cleanups_drain_idle_threads() {
-            assert_eq!(ledger.dropped(), [0], "the second cleanup drains it");
-            assert_eq!(pool.stats().retained, 0);
-        } else {
-            assert!(ledger.dropped().is_empty(), "only the owner ages its slot");
-        }
-        exit_tx.send(()).unwrap();
-        owner.join().unwrap();
-        drop(pool);
-        ledger.assert_each_dropped_once();
-    });
+    check(
+        "two_cleanups_drain_an_idle_live_owners_private_value",
+        || {
+            let ledger = Ledger::new(1);
+            let pool = new_pool();
+            let (put_done_tx, put_done_rx) = loom::sync::mpsc::channel::<()>();
+            let (exit_tx, exit_rx) = loom::sync::mpsc::channel::<()>();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    put_done_tx.send(()).unwrap();
+                    exit_rx.recv().unwrap(); // alive and idle until told
+                })
+            };
+            put_done_rx.recv().unwrap();
+            pool.cleanup();
+            assert!(ledger.dropped().is_empty(), "one cleanup only ages it");
+            pool.cleanup();
+            if victim_pool::cleanups_drain_idle_threads() {
+                assert_eq!(ledger.dropped(), [0], "the second cleanup drains it");
+                assert_eq!(pool.stats().retained, 0);
+            } else {
+                assert!(ledger.dropped().is_empty(), "only the owner ages its slot");
+            }
+            exit_tx.send(()).unwrap();
+            owner.join().unwrap();
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
 }

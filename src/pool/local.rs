@@ -152,7 +152,11 @@ impl<T> Local<T> {
     /// The caller is the slot's accessor (L1).
     pub(crate) unsafe fn overflow(&self, value: T, generation: usize) -> Overflow<T> {
         let primary = half(generation);
-        let chain = |value| Overflow::Chain { value, half: primary, moved: false };
+        let chain = |value| Overflow::Chain {
+            value,
+            half: primary,
+            moved: false,
+        };
         // SAFETY: forwarded from the caller.
         let Some(access) = (unsafe { self.private.enter() }) else {
             return chain(value);

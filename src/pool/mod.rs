@@ -344,10 +344,7 @@ impl<T, F> Pool<T, F> {
     #[inline(always)]
     pub fn put(&self, value: T) {
         let place = thread_index::current();
-        if let (Some(place), true) = (
-            place,
-            !self.rules.screens,
-        ) {
+        if let (Some(place), true) = (place, !self.rules.screens) {
             let local = self.state.locals.get_or_create(place, self.first_capacity);
             self.count(Some(local), Event::Put, 1);
             // Relaxed [generation]: as in `try_take`.

@@ -98,7 +98,11 @@ fn a_cleanup_skips_a_lent_value_and_ages_it_from_its_return() {
     assert_eq!(drops.count(), 0, "a lent value belongs to its guard");
     drop(lent); // stamped now: primary again
     pool.cleanup();
-    assert_eq!(pool.try_take().map(|v| v.id), Some(0), "victim-aged, served");
+    assert_eq!(
+        pool.try_take().map(|v| v.id),
+        Some(0),
+        "victim-aged, served"
+    );
 }
 
 #[test]

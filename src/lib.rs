@@ -10,6 +10,7 @@
 #![doc = "[model-checking]: crate::docs::model_checking"]
 #![doc = "[benchmarks]: crate::docs#benchmarks"]
 #![doc = "[contributing]: crate::docs::contributing"]
+#![doc = "[`cleanups_drain_idle_threads`]: crate::cleanups_drain_idle_threads"]
 #![doc = ""]
 #![doc = include_str!("../README.md")]
 

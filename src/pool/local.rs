@@ -56,6 +56,16 @@ pub(crate) enum Leftover<T> {
     Refused(T),
 }
 
+/// A value the private slot did not take, and why.
+pub(crate) enum Spill<T> {
+    /// The slot holds a primary value, is lent, or is wanted by a cleanup:
+    /// the value goes onto the primary chain.
+    Primary(T),
+    /// The slot holds a value put before the last cleanup, which the put
+    /// may displace ([`Local::overflow`]).
+    Aged(T),
+}
+
 /// Where a put goes when the private slot does not take its value.
 pub(crate) enum Overflow<T> {
     /// Onto the chain `half`; `moved` if this is a victim-aged private
@@ -121,24 +131,31 @@ impl<T> Local<T> {
         &self.private
     }
 
-    /// Go's Put, first step: into the private slot if it is empty; the
-    /// value comes back otherwise (the slot is full, lent, or wanted by a
-    /// cleanup), for [`put_behind_private`](Self::put_behind_private).
+    /// Go's Put, first step: into the private slot if it is empty. The value
+    /// comes back otherwise, saying whether the slot holds an aged value
+    /// (for [`overflow`](Self::overflow) to move out) or not (full with a
+    /// primary value, lent, or wanted by a cleanup: the value goes onto the
+    /// primary chain).
     ///
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
     #[inline(always)]
-    pub(crate) unsafe fn put_private(&self, value: T, generation: usize) -> Result<(), T> {
+    pub(crate) unsafe fn put_private(&self, value: T, generation: usize) -> Result<(), Spill<T>> {
         // SAFETY: forwarded from the caller.
         let Some(access) = (unsafe { self.private.enter() }) else {
-            return Err(value);
+            return Err(Spill::Primary(value));
         };
-        if access.look() != Look::Empty {
-            return Err(value);
+        match access.look() {
+            Look::Empty => {
+                access.fill(value, generation);
+                Ok(())
+            }
+            Look::Full(stamp) if Age::of(stamp, generation) != Age::Primary => {
+                Err(Spill::Aged(value))
+            }
+            _ => Err(Spill::Primary(value)),
         }
-        access.fill(value, generation);
-        Ok(())
     }
 
     /// Where a put goes that the private slot refused: the primary chain;
@@ -167,14 +184,19 @@ impl<T> Local<T> {
             Look::Empty | Look::Lent => return chain(value),
             Look::Full(stamp) => stamp,
         };
-        match Age::of(stamp, generation) {
-            Age::Primary => chain(value),
+        let age = Age::of(stamp, generation);
+        if age == Age::Primary {
+            return chain(value);
+        }
+        // SAFETY: the access looked FULL just above.
+        let old = unsafe { access.swap(value, generation) };
+        match age {
             Age::Victim => Overflow::Chain {
-                value: access.swap(value, generation),
+                value: old,
                 half: half(stamp),
                 moved: true,
             },
-            Age::Expired => Overflow::Expired(access.swap(value, generation)),
+            _ => Overflow::Expired(old),
         }
     }
 
@@ -228,10 +250,15 @@ impl<T> Local<T> {
         let Look::Full(stamp) = access.look() else {
             return Taken::None;
         };
-        match Age::of(stamp, generation) {
-            Age::Primary => Taken::Value(access.take()),
-            Age::Expired => Taken::Expired(access.take()),
-            Age::Victim => Taken::None,
+        let age = Age::of(stamp, generation);
+        if age == Age::Victim {
+            return Taken::None;
+        }
+        // SAFETY: the access looked FULL just above.
+        let value = unsafe { access.take() };
+        match age {
+            Age::Primary => Taken::Value(value),
+            _ => Taken::Expired(value),
         }
     }
 
@@ -252,7 +279,8 @@ impl<T> Local<T> {
         };
         match Age::of(stamp, generation) {
             Age::Primary => Loan::Lent(access.lend()),
-            Age::Expired => Loan::Expired(access.take()),
+            // SAFETY: the access looked FULL just above.
+            Age::Expired => Loan::Expired(unsafe { access.take() }),
             Age::Victim => Loan::None,
         }
     }
@@ -281,7 +309,8 @@ impl<T> Local<T> {
             return None;
         };
         let age = Age::of(stamp, generation);
-        (age != Age::Expired).then(|| (access.take(), age))
+        // SAFETY: the access looked FULL just above.
+        (age != Age::Expired).then(|| (unsafe { access.take() }, age))
     }
 
     /// Pops the newest primary value of the own chain (Go: `shared.popHead`).

@@ -25,7 +25,7 @@ use crate::sync::{
     asymmetric_fence, const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution,
 };
 use crate::unwind::DropEach;
-use local::{half, Age, Leftover, Loan, Local, Taken};
+use local::{half, Age, Leftover, Loan, Local, Overflow, Spill, Taken};
 use options::{check_first_capacity, Rules};
 use registry::{Ages, Garbage};
 use state::State;
@@ -351,8 +351,8 @@ impl<T, F> Pool<T, F> {
             let generation = self.state.generation.load(Ordering::Relaxed);
             // SAFETY: this thread holds index `place.index`, so it owns the
             // local.
-            if let Err(value) = unsafe { local.put_private(value, generation) } {
-                self.put_behind_private(local, value, generation);
+            if let Err(spill) = unsafe { local.put_private(value, generation) } {
+                self.put_behind_private(local, spill, generation);
             }
             return;
         }
@@ -363,11 +363,18 @@ impl<T, F> Pool<T, F> {
     /// Out of line, so the private-slot put stays small; the chain push is
     /// inlined in here (one call per overflow put, not two).
     #[inline(never)]
-    fn put_behind_private(&self, local: &Local<T>, value: T, generation: usize) {
+    fn put_behind_private(&self, local: &Local<T>, spill: Spill<T>, generation: usize) {
         // SAFETY: the caller owns `local` (it holds its thread index), so it
         // is the slot's accessor and the chains' producer.
         let leftover = unsafe {
-            let overflow = local.overflow(value, generation);
+            let overflow = match spill {
+                Spill::Primary(value) => Overflow::Chain {
+                    value,
+                    half: half(generation),
+                    moved: false,
+                },
+                Spill::Aged(value) => local.overflow(value, generation),
+            };
             local.put_behind_private(overflow, self.rules.max_chain)
         };
         match leftover {
@@ -406,8 +413,8 @@ impl<T, F> Pool<T, F> {
         // Relaxed [generation]: as in `try_take`.
         let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
-        if let Err(value) = unsafe { local.put_private(value, generation) } {
-            self.put_behind_private(local, value, generation);
+        if let Err(spill) = unsafe { local.put_private(value, generation) } {
+            self.put_behind_private(local, spill, generation);
         }
     }
 

@@ -216,10 +216,11 @@ impl<T> PrivateSlot<T> {
     ///
     /// # Safety
     ///
-    /// As for [`look`](Self::look).
+    /// As for [`look`](Self::look), and the slot is FULL (the caller looked;
+    /// checked again in debug builds only, to keep the hot path to one load).
     #[inline(always)]
     unsafe fn take(&self) -> T {
-        assert!(
+        debug_assert!(
             // SAFETY: forwarded from the caller.
             matches!(unsafe { self.look() }, Look::Full(_)),
             "the private slot holds no value to take"
@@ -272,10 +273,15 @@ impl<'a, T> Access<'a, T> {
         self.slot.state.store(FULL, Ordering::Relaxed);
     }
 
-    /// Removes the value of the FULL slot.
+    /// Removes the value of the slot, which [`look`](Self::look) found FULL.
+    ///
+    /// # Safety
+    ///
+    /// The last `look` of this access returned `Look::Full` (debug builds
+    /// check it again).
     #[inline(always)]
-    pub(crate) fn take(&self) -> T {
-        // SAFETY: an open access makes us the accessor.
+    pub(crate) unsafe fn take(&self) -> T {
+        // SAFETY: an open access makes us the accessor; FULL per the caller.
         unsafe { self.slot.take() }
     }
 
@@ -286,10 +292,16 @@ impl<'a, T> Access<'a, T> {
         unsafe { self.slot.take_if(wanted) }
     }
 
-    /// Replaces the value of the FULL slot with `value`, put at `stamp`.
+    /// Replaces the value of the slot, which [`look`](Self::look) found
+    /// FULL, with `value`, put at `stamp`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`take`](Self::take).
     #[inline(always)]
-    pub(crate) fn swap(&self, value: T, stamp: usize) -> T {
-        let old = self.take();
+    pub(crate) unsafe fn swap(&self, value: T, stamp: usize) -> T {
+        // SAFETY: forwarded from the caller.
+        let old = unsafe { self.take() };
         self.fill(value, stamp);
         old
     }
@@ -410,7 +422,8 @@ mod tests {
         assert_eq!(access.look(), Look::Empty);
         access.fill(Rc::clone(&value), 7);
         assert_eq!(access.look(), Look::Full(7));
-        drop(access.swap(Rc::clone(&value), 8));
+        // SAFETY: it looked FULL just above.
+        drop(unsafe { access.swap(Rc::clone(&value), 8) });
         assert_eq!(Rc::strong_count(&value), 2);
         let mut loan = access.lend();
         assert_eq!(access.look(), Look::Lent);
@@ -454,6 +467,6 @@ mod tests {
     fn taking_from_an_empty_slot_panics() {
         let slot = PrivateSlot::<u8>::empty();
         // SAFETY: the only accessor.
-        let _ = unsafe { slot.enter() }.unwrap().take();
+        let _ = unsafe { slot.enter().unwrap().take() };
     }
 }

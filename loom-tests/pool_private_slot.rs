@@ -34,6 +34,19 @@ fn new_owned_pool() -> std::sync::Arc<ModelPool> {
     std::sync::Arc::new(unshared_pool())
 }
 
+/// Checks that no value was taken twice and that nothing was dropped, then
+/// drops the taken values and the pool: every value goes exactly once.
+fn settle<P>(taken: Vec<Value>, ledger: &Ledger, pool: P) {
+    let mut ids: Vec<usize> = taken.iter().map(Value::id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), taken.len(), "a value was taken twice");
+    assert!(ledger.dropped().is_empty(), "nothing was due to be dropped");
+    drop(taken);
+    drop(pool);
+    ledger.assert_each_dropped_once();
+}
+
 /// The owner puts 0, borrows it in place with `try_get`, writes through the
 /// guard and drops it, while the main thread runs two cleanups. The second
 /// cleanup may drain the slot, but never while the value is lent: it skips
@@ -97,14 +110,7 @@ fn a_value_lent_on_one_thread_can_be_given_back_on_another() {
                 })
             };
             let taken: Vec<Value> = owner.join().unwrap().into_iter().flatten().collect();
-            let mut ids: Vec<usize> = taken.iter().map(Value::id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            assert_eq!(ids.len(), taken.len(), "a value was taken twice");
-            assert!(ledger.dropped().is_empty(), "nothing was due to be dropped");
-            drop(taken);
-            drop(pool);
-            ledger.assert_each_dropped_once();
+            settle(taken, &ledger, pool);
         },
     );
 }
@@ -144,13 +150,7 @@ fn a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost() {
                 !taken.is_empty(),
                 "B put 1 and took nothing: its own chain or slot holds it"
             );
-            let mut ids: Vec<usize> = taken.iter().map(Value::id).collect();
-            ids.dedup();
-            assert_eq!(ids.len(), taken.len(), "a value was taken twice");
-            assert!(ledger.dropped().is_empty(), "nothing was due to be dropped");
-            drop(taken);
-            drop(pool);
-            ledger.assert_each_dropped_once();
+            settle(taken, &ledger, pool);
         },
     );
 }

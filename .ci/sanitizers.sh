@@ -127,8 +127,9 @@ miri_plain=(
     dequeue::tests::capacity_one_holds_one_value
     dequeue::tests::zero_sized_values_are_counted_like_any_other
     dequeue::tests::zero_capacity_is_rejected_with_the_rule
-    pool::private_slot::tests::a_slot_moves_values_in_and_out_and_drops_what_it_holds_once
-    pool::private_slot::tests::emptying_an_empty_slot_panics
+    pool::private_slot::tests::a_slot_fills_takes_lends_and_drops_what_it_holds_once
+    pool::private_slot::tests::an_accessor_backs_off_while_a_drainer_wants_the_slot
+    pool::private_slot::tests::taking_from_an_empty_slot_panics
     pool::locals::tests::iteration_visits_each_allocated_local_once_in_index_order
     pool::thread_index::tests::the_smallest_free_index_is_handed_out_first
     pool::thread_index::tests::a_live_threads_index_is_owned_and_an_exited_ones_is_not
@@ -140,7 +141,7 @@ miri_epoch=(
     pool::tests::values_come_back_private_first_then_own_chain_newest_first
     pool::tests::create_is_called_only_when_the_pool_is_empty
     pool::tests::a_value_survives_one_cleanup_and_is_gone_after_two
-    pool::tests::two_idle_cleanups_drop_all_but_the_callers_private_value
+    pool::tests::two_idle_cleanups_drop_every_value_the_callers_private_one_included
     pool::tests::a_panicking_create_leaves_the_pool_usable
     pool::tests::a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once
     pool::tests::drop_and_create_may_use_the_pool_they_belong_to
@@ -148,6 +149,13 @@ miri_epoch=(
     pool::tests_service::reset_runs_on_every_kept_return_and_never_on_discarded_values
     pool::tests_service::the_per_thread_bound_caps_what_one_thread_retains
     pool::tests_service::statistics_count_every_tier_of_go_s_get_order
+    pool::tests_lending::get_lends_the_private_value_in_place_and_its_drop_puts_it_back_unmoved
+    pool::tests_lending::while_a_value_is_lent_the_threads_puts_and_gets_use_its_chain
+    pool::tests_lending::a_guard_dropped_on_another_thread_gives_the_value_back_to_the_lenders_slot
+    pool::tests_lending::detaching_a_lent_value_empties_the_slot
+    pool::tests_lending::a_forgotten_lent_guard_leaks_nothing_once_the_pool_is_dropped
+    pool::tests_lending::a_cleanup_skips_a_lent_value_and_ages_it_from_its_return
+    pool::tests_lending::a_pool_with_rules_screens_a_lent_value_on_its_return
 )
 
 # miri_run FLAGS NAME...: runs the named unit tests under Miri with FLAGS and

@@ -462,7 +462,9 @@ mod tests {
         }
     }
 
+    /// The check is a debug assertion (the callers look first).
     #[test]
+    #[cfg(debug_assertions)]
     #[should_panic(expected = "the private slot holds no value to take")]
     fn taking_from_an_empty_slot_panics() {
         let slot = PrivateSlot::<u8>::empty();

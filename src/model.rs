@@ -70,14 +70,15 @@
 //! thread's private value of a servable age, the model adopts it, otherwise
 //! it goes on as if adoption found nothing.
 //!
-//! A cleanup drops expired private values, live threads' included, but only
-//! where the platform has a process-wide memory barrier (Linux) and only
-//! for a thread that is not inside a pool operation at that moment; an
-//! exited thread's, only while no other thread holds its index. So a
-//! cleanup reports every expired private value in [`Effects::may_drop`],
-//! and the caller confirms the ones the pool dropped with
-//! [`PoolModel::resolve_may_drop`]; a get never drops another thread's
-//! private value.
+//! Where cleanups drain idle threads' private slots
+//! ([`cleanups_drain_idle_threads`](crate::cleanups_drain_idle_threads),
+//! which the model reads when it is made), a cleanup drops every expired
+//! private value, live or exited threads': the model assumes no operation
+//! runs during a cleanup, as in a lockstep test. Elsewhere a cleanup drops
+//! an exited thread's expired private value only while no other thread
+//! holds its index, and no live thread's; those drops are reported in
+//! [`Effects::may_drop`] and confirmed with [`PoolModel::resolve_may_drop`].
+//! A get never drops another thread's private value.
 
 use crate::PoolStats;
 use std::collections::VecDeque;
@@ -187,6 +188,9 @@ pub struct PoolModel {
     next_id: Id,
     rules: Rules,
     counts: PoolStats,
+    /// [`cleanups_drain_idle_threads`](crate::cleanups_drain_idle_threads)
+    /// when the model was made.
+    drains_idle_threads: bool,
 }
 
 impl PoolModel {
@@ -211,6 +215,7 @@ impl PoolModel {
             next_id: first_id,
             rules,
             counts: PoolStats::default(),
+            drains_idle_threads: crate::cleanups_drain_idle_threads(),
         }
     }
 
@@ -485,15 +490,22 @@ impl PoolModel {
                 .dropped
                 .extend(local.chains[chain_of(next)].drain(..));
         }
-        // Private values that expire now: an exited thread's, if no other
-        // thread holds its index; a live thread's, if it is not inside a
-        // pool operation and the platform has a process-wide barrier (see
-        // the module docs).
-        for local in &self.locals {
-            if let Some((id, stamp)) = local.private {
-                if age(stamp, next) == Age::Expired {
-                    effects.may_drop.push(id);
-                }
+        // Private values that expire now: every one where cleanups drain
+        // idle threads' slots (no operation runs during this one); else an
+        // exited thread's, if no other thread holds its index (see the
+        // module docs), and no live thread's.
+        for local in &mut self.locals {
+            let Some((id, stamp)) = local.private else {
+                continue;
+            };
+            if age(stamp, next) != Age::Expired {
+                continue;
+            }
+            if self.drains_idle_threads {
+                local.private = None;
+                effects.dropped.push(id);
+            } else if local.exited {
+                effects.may_drop.push(id);
             }
         }
         self.counts.dropped_by_cleanup += effects.dropped.len() as u64;
@@ -508,6 +520,7 @@ impl PoolModel {
         for local in &mut self.locals {
             if let Some((id, _)) = local.private {
                 if dropped.contains(&id) {
+                    assert!(local.exited, "only exited threads' values are uncertain");
                     local.private = None;
                     self.counts.dropped_by_cleanup += 1;
                 }
@@ -569,22 +582,28 @@ mod tests {
 
     #[test]
     fn model_ages_values_through_the_victim_and_drops_them_after_two_cleanups() {
-        let mut m = PoolModel::new(vec![0, 1], 0, Rules::default());
-        m.put(0, 1);
-        m.put(0, 2);
-        assert!(m.cleanup().dropped.is_empty());
-        let first = try_take(&mut m, 1);
-        assert_eq!((first.got, first.tier), (Some(2), Some(Tier::Victim)));
-        assert_eq!(
-            m.cleanup().dropped,
-            Vec::<Id>::new(),
-            "a private value is its owner's"
-        );
-        // Thread 0's private value is expired now: its next get drops it.
-        let last = try_take(&mut m, 0);
-        assert_eq!((last.got, last.dropped), (None, vec![1]));
-        assert_eq!(m.counts().dropped_by_cleanup, 1);
-        assert_eq!(m.counts().retained, 0);
+        for drains in [true, false] {
+            let mut m = PoolModel::new(vec![0, 1], 0, Rules::default());
+            m.drains_idle_threads = drains;
+            m.put(0, 1);
+            m.put(0, 2);
+            assert!(m.cleanup().dropped.is_empty());
+            let first = try_take(&mut m, 1);
+            assert_eq!((first.got, first.tier), (Some(2), Some(Tier::Victim)));
+            let second = m.cleanup();
+            if drains {
+                // Thread 0 is idle: the cleanup drains its private slot.
+                assert_eq!(second.dropped, vec![1]);
+                assert_eq!(try_take(&mut m, 0).got, None);
+            } else {
+                assert_eq!(second.dropped, Vec::<Id>::new(), "only its owner ages it");
+                // Thread 0's private value is expired: its next get drops it.
+                let last = try_take(&mut m, 0);
+                assert_eq!((last.got, last.dropped), (None, vec![1]));
+            }
+            assert_eq!(m.counts().dropped_by_cleanup, 1);
+            assert_eq!(m.counts().retained, 0);
+        }
     }
 
     #[test]

@@ -1,0 +1,327 @@
+//! Which locals' chains may hold values: one bit per (thread index, chain),
+//! so that a miss, a steal and a cleanup visit only candidates instead of
+//! every local ever allocated.
+//!
+//! ```text
+//!   group g: 64 thread indices (64g .. 64g + 63), one word per chain half
+//!   bucket:    0        1              2
+//!   groups:  [ 0 ]  [ 1    2 ]  [ 3  4  5  6 ]  ...  bucket b holds 2^b groups
+//!
+//!   halves[h] bit i set: chain h of local 64g + i may hold a value
+//! ```
+//!
+//! The protocol (the argument is in docs/design.md, "The summary"):
+//!
+//! - The owner sets its bit (Release) after a push that went into an empty
+//!   ring: only such a push can make its chain non-empty. A push into a
+//!   ring that already holds a value sets nothing, and the owner's own pops
+//!   never touch the bit, so its private slot and the head of its chain
+//!   stay free of extra read-modify-writes.
+//! - A thief that finds a chain empty clears the bit (Acquire), then looks
+//!   once more; if that look finds a value it sets the bit again. A value
+//!   pushed before the clear is therefore seen by the second look, and one
+//!   pushed after it sets the bit anew: a value the pool holds is never
+//!   invisible to every thief.
+//!
+//! Groups are allocated with the locals that use them and never move or
+//! shrink before the pool is dropped, so a local keeps a plain pointer to
+//! its group.
+
+use super::locals::Place;
+use crate::sync::{const_fn_unless_loom, null_ptr_array, AtomicPtr, AtomicUsize, Ordering};
+use std::fmt;
+use std::ptr;
+
+const BITS: usize = usize::BITS as usize;
+const BUCKETS: usize = usize::BITS as usize;
+
+/// The bits of 64 thread indices, one word per chain half.
+struct Group {
+    halves: [AtomicUsize; 2],
+}
+
+impl Group {
+    fn new() -> Self {
+        Group {
+            halves: [AtomicUsize::new(0), AtomicUsize::new(0)],
+        }
+    }
+}
+
+/// The summary of one pool.
+///
+/// # Invariants
+///
+/// - S1: `buckets[b]` is null or points to `2^b` groups; it goes from null
+///   to non-null once (by CAS) and is freed only by `Drop`. The group of
+///   index `i` is group `i / 64`, found through `Place::of(i / 64)`.
+/// - S2: bit `i % 64` of `halves[h]` in group `i / 64` is set by the owner
+///   of index `i` (by `fetch_or`) after a push into an empty ring of its
+///   chain `h`, and cleared (by `fetch_and`) only by a thread that found
+///   that chain empty and looks at it once more afterwards, setting it again
+///   if that look found a value. Every write to a word is a
+///   read-modify-write, so no set is lost to another index's clear.
+/// - S3: while chain `h` of local `i` holds a value, bit `i` of half `h` is
+///   set, or the owner is between a push and its `mark`, or a thief is
+///   between its `clear` and its second look.
+pub(crate) struct Summary {
+    buckets: [AtomicPtr<Group>; BUCKETS],
+}
+
+// SAFETY: the groups hold only atomics, and are freed only by `Drop`
+// (`&mut self`).
+unsafe impl Send for Summary {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Summary {}
+
+impl Summary {
+    const_fn_unless_loom! {
+        pub(crate) const fn new() -> Self {
+            Summary {
+                buckets: null_ptr_array(),
+            }
+        }
+    }
+
+    /// The bit of thread `index`, allocating its group on first use.
+    #[cold]
+    pub(crate) fn bit(&self, index: usize) -> Bit {
+        let Place { bucket, offset, .. } = Place::of(index / BITS);
+        // Acquire [summary-publish]: the groups' construction happens-before
+        // the `mark`s and `clear`s made through the pointer kept in `Bit`.
+        let mut groups = self.buckets[bucket].load(Ordering::Acquire);
+        if groups.is_null() {
+            groups = self.allocate(bucket);
+        }
+        Bit {
+            // SAFETY: S1: a non-null bucket holds 2^bucket groups and
+            // `offset` is below that.
+            group: unsafe { groups.add(offset) },
+            mask: 1 << (index % BITS),
+        }
+    }
+
+    #[cold]
+    fn allocate(&self, bucket: usize) -> *mut Group {
+        let fresh: Box<[Group]> = (0..1usize << bucket).map(|_| Group::new()).collect();
+        let fresh = Box::into_raw(fresh).cast::<Group>();
+        // Release [summary-publish]: the groups built above happen-before
+        // any thread that loads this pointer. Acquire on failure: the
+        // winner's groups become visible to us in the same way.
+        match self.buckets[bucket].compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::Release,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` was never published; it came from a boxed
+                // slice of exactly this length.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, 1 << bucket)) });
+                winner
+            }
+        }
+    }
+
+    /// Half `half` of group `group`, or 0 if the group is not visible yet.
+    #[inline]
+    fn word(&self, group: usize, half: usize) -> usize {
+        let Place { bucket, offset, .. } = Place::of(group);
+        // Acquire [summary-publish]: as in `bit`.
+        let groups = self.buckets[bucket].load(Ordering::Acquire);
+        if groups.is_null() {
+            return 0;
+        }
+        // SAFETY: S1, as in `bit`.
+        let group = unsafe { &*groups.add(offset) };
+        // Relaxed [summary-scan]: a hint of where to look; the pop that
+        // follows and the `clear` acquire what the owner pushed. A stale
+        // word only skips a chain whose push is racing this scan, or visits
+        // one that is empty.
+        group.halves[half].load(Ordering::Relaxed)
+    }
+
+    /// The thread indices below `limit` whose chain `half` may hold values,
+    /// starting at `start` and wrapping around (Go's order, restricted to
+    /// candidates). Each word is loaded when the scan reaches it.
+    pub(crate) fn candidates(&self, half: usize, start: usize, limit: usize) -> Candidates<'_> {
+        let groups = limit.div_ceil(BITS);
+        let (first, below_start) = if start < groups * BITS {
+            (start / BITS, (1 << (start % BITS)) - 1)
+        } else {
+            (0, 0)
+        };
+        Candidates {
+            summary: self,
+            half,
+            groups,
+            first,
+            below_start,
+            step: 0,
+            group: 0,
+            bits: 0,
+        }
+    }
+}
+
+impl Drop for Summary {
+    fn drop(&mut self) {
+        for (bucket, groups) in self.buckets.iter().enumerate() {
+            // Relaxed [exclusive]: `&mut self`; no other thread is left.
+            let groups = groups.load(Ordering::Relaxed);
+            if !groups.is_null() {
+                // SAFETY: S1: allocated in `allocate` as a boxed slice of
+                // this length and freed only here, once.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(groups, 1 << bucket)) });
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Summary").finish_non_exhaustive()
+    }
+}
+
+/// The scan made by [`Summary::candidates`]: the first group from `start`'s
+/// bit up, every later group, every earlier group, then the first group's
+/// bits below `start`.
+pub(crate) struct Candidates<'a> {
+    summary: &'a Summary,
+    half: usize,
+    groups: usize,
+    first: usize,
+    below_start: usize,
+    /// Words loaded so far (`groups + 1` in all).
+    step: usize,
+    /// The group whose remaining candidates are `bits`.
+    group: usize,
+    bits: usize,
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.bits != 0 {
+                let bit = self.bits.trailing_zeros() as usize;
+                self.bits &= self.bits - 1;
+                return Some(self.group * BITS + bit);
+            }
+            if self.step > self.groups || self.groups == 0 {
+                return None;
+            }
+            let (group, mask) = match self.step {
+                0 => (self.first, !self.below_start),
+                step if step == self.groups => (self.first, self.below_start),
+                step if self.first + step < self.groups => (self.first + step, !0),
+                step => (self.first + step - self.groups, !0),
+            };
+            self.step += 1;
+            if mask != 0 {
+                self.group = group;
+                self.bits = self.summary.word(group, self.half) & mask;
+            }
+        }
+    }
+}
+
+/// One local's place in the summary: a pointer to its group and its bit.
+///
+/// Valid as long as the [`Summary`] that made it (S1): the pool's locals,
+/// which hold it, are dropped no later than the summary.
+pub(crate) struct Bit {
+    group: *const Group,
+    mask: usize,
+}
+
+// SAFETY: the pointer is to atomics that live as long as the summary, which
+// outlives every local holding a `Bit` (see the type's comment).
+unsafe impl Send for Bit {}
+// SAFETY: as for `Send`; every access is atomic.
+unsafe impl Sync for Bit {}
+
+impl Bit {
+    fn word(&self, half: usize) -> &AtomicUsize {
+        // SAFETY: see the type's comment: the group outlives `self`.
+        unsafe { &(*self.group).halves[half] }
+    }
+
+    /// The owner's side: chain `half` may have gone from empty to
+    /// non-empty. Called after the push, never before it.
+    #[inline]
+    pub(crate) fn mark(&self, half: usize) {
+        // Release [summary-mark]: the push just made happens-before the
+        // thief whose `clear` reads this write (or a later one in its
+        // release sequence, which holds only read-modify-writes, S2), so
+        // that thief's second look sees the value.
+        self.word(half).fetch_or(self.mask, Ordering::Release);
+    }
+
+    /// A thief's side: chain `half` was found empty. The caller must look
+    /// at the chain once more afterwards, and `remark` if it finds a value.
+    #[inline]
+    pub(crate) fn clear(&self, half: usize) {
+        // Acquire [summary-mark]: pairs with `mark`; every push whose mark
+        // precedes this clear is visible to the second look that follows.
+        self.word(half).fetch_and(!self.mask, Ordering::Acquire);
+    }
+
+    /// A thief's second look found a value after its `clear`: the chain may
+    /// hold more, so the bit goes back.
+    #[inline]
+    pub(crate) fn remark(&self, half: usize) {
+        // Relaxed [summary-remark]: publishes nothing of its own (the
+        // values were pushed by the owner); as a read-modify-write it stays
+        // in the release sequence of the marks before it, so a later
+        // `clear` that reads it still acquires their pushes.
+        self.word(half).fetch_or(self.mask, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Bit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bit").field("mask", &self.mask).finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn scan(summary: &Summary, half: usize, start: usize, limit: usize) -> Vec<usize> {
+        summary.candidates(half, start, limit).collect()
+    }
+
+    #[test]
+    fn candidates_start_at_the_given_index_and_wrap_around() {
+        let summary = Summary::new();
+        let bits: Vec<Bit> = [0, 3, 63, 64, 130, 200].map(|i| summary.bit(i)).into();
+        for bit in &bits {
+            bit.mark(1);
+        }
+        assert_eq!(scan(&summary, 0, 0, 256), Vec::<usize>::new());
+        assert_eq!(scan(&summary, 1, 0, 256), [0, 3, 63, 64, 130, 200]);
+        assert_eq!(scan(&summary, 1, 4, 256), [63, 64, 130, 200, 0, 3]);
+        assert_eq!(scan(&summary, 1, 64, 256), [64, 130, 200, 0, 3, 63]);
+        assert_eq!(scan(&summary, 1, 131, 256), [200, 0, 3, 63, 64, 130]);
+        // A start past the limit scans from 0; the limit cuts whole groups.
+        assert_eq!(scan(&summary, 1, 1000, 129), [0, 3, 63, 64, 130]);
+        bits[1].clear(1);
+        bits[4].clear(1);
+        assert_eq!(scan(&summary, 1, 3, 256), [63, 64, 200, 0]);
+        bits[1].remark(1);
+        assert_eq!(scan(&summary, 1, 3, 256), [3, 63, 64, 200, 0]);
+    }
+
+    #[test]
+    fn a_group_not_yet_allocated_has_no_candidates() {
+        let summary = Summary::new();
+        summary.bit(5).mark(0);
+        assert_eq!(scan(&summary, 0, 0, 10_000), [5]);
+    }
+}

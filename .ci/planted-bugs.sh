@@ -85,6 +85,12 @@ ADOPT = ["pool_handoff::an_exited_threads_private_value_is_adopted_or_inherited_
 AGED_FREE = [P + "an_exited_threads_index_local_and_private_value_pass_to_the_next_thread",
              P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values"]
 REGISTRY = ["pool_service::the_registry_races_a_pool_being_dropped"]
+SUMMARY = ["pool_summary::a_chain_value_is_never_hidden_from_every_thief",
+           "pool_summary::a_value_pushed_while_a_thief_clears_the_bit_is_seen_by_its_second_look"]
+PUBLISH_SUMMARY = [A + "a_cleanup_never_drops_a_value_put_while_it_runs",
+                   P + "threads_sharing_a_bucket_of_locals_each_put_into_a_built_local",
+                   P + "an_owner_and_a_stealer_take_each_value_at_most_once",
+                   SUMMARY[0]]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
 BUGS = [
@@ -245,6 +251,36 @@ BUGS = [
      [("pool/registry.rs", """            let pool = lock(&enrollment.pool);
             match &*pool {""", """            let pool = lock(&enrollment.pool).as_ref().map(|pool| PoolRef(pool.0));
             match &pool {""")], REGISTRY),
+    ("bucket-publish: a candidate's local is loaded Relaxed",
+     [("pool/locals.rs", "let found = self.buckets[bucket].load(Ordering::Acquire);",
+       "let found = self.buckets[bucket].load(Ordering::Relaxed);")], SUMMARY + STEAL),
+    ("summary recheck: a thief clears the bit without looking again",
+     [("pool/local.rs", """        self.summary.clear(half);
+        let value = chain.pop_tail(guard)?;""", """        self.summary.clear(half);
+        let value = Option::<T>::None?;""")], SUMMARY),
+    ("summary remark: a second look that finds a value leaves the bit clear",
+     [("pool/local.rs", "        self.summary.remark(half);\n", "")], SUMMARY),
+    ("summary-mark: the owner's mark Relaxed",
+     [("pool/summary.rs", "self.word(half).fetch_or(self.mask, Ordering::Release);",
+       "self.word(half).fetch_or(self.mask, Ordering::Relaxed);")], SUMMARY),
+    ("summary-mark: the thief's clear Relaxed",
+     [("pool/summary.rs", "self.word(half).fetch_and(!self.mask, Ordering::Acquire);",
+       "self.word(half).fetch_and(!self.mask, Ordering::Relaxed);")], SUMMARY),
+    ("summary order: the owner marks before it pushes",
+     [("pool/local.rs", """        if unsafe { self.chains[half].push_head(value) } {
+            self.summary.mark(half);
+        }""", """        self.summary.mark(half);
+        unsafe { self.chains[half].push_head(value) };""")], SUMMARY),
+    ("summary-publish: the installing CAS Relaxed",
+     [("pool/summary.rs", """            Ordering::Release,
+            Ordering::Acquire,""", """            Ordering::Relaxed,
+            Ordering::Acquire,""")], PUBLISH_SUMMARY),
+    ("summary-publish: a local's bit loads its group's bucket Relaxed",
+     [("pool/summary.rs", "let mut groups = self.buckets[bucket].load(Ordering::Acquire);",
+       "let mut groups = self.buckets[bucket].load(Ordering::Relaxed);")], PUBLISH_SUMMARY),
+    ("summary-publish: a scan loads a group's bucket Relaxed",
+     [("pool/summary.rs", "let groups = self.buckets[bucket].load(Ordering::Acquire);",
+       "let groups = self.buckets[bucket].load(Ordering::Relaxed);")], PUBLISH_SUMMARY),
 ]
 
 ALL_MODELS = []
@@ -297,6 +333,7 @@ PATTERNS = [
     r"a cleanup dropped [^\n]*",
     r"one cleanup, yet [^\n]*",
     r"value \d+ was moved onto a victim chain[^\n]*",
+    r"a value stayed in the owner's chain[^\n]*",
     r"assertion[^\n]*",
 ]
 

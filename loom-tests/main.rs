@@ -8,4 +8,5 @@ mod pool;
 mod pool_aging;
 mod pool_handoff;
 mod pool_service;
+mod pool_summary;
 mod support;

@@ -186,9 +186,9 @@ impl<T> Locals<T> {
     pub(crate) fn get(&self, index: usize) -> Option<&Local<T>> {
         let Place { bucket, offset, .. } = Place::of(index);
         // Acquire [bucket-publish]: as in `get_or_create`.
-        let locals = self.buckets[bucket].load(Ordering::Acquire);
+        let found = self.buckets[bucket].load(Ordering::Acquire);
         // SAFETY: B1, as in `get_or_create`.
-        (!locals.is_null()).then(|| unsafe { &**locals.add(offset) })
+        (!found.is_null()).then(|| unsafe { &**found.add(offset) })
     }
 
     /// The locals whose chain `half` may hold values (the summary's

@@ -251,9 +251,6 @@ BUGS = [
      [("pool/registry.rs", """            let pool = lock(&enrollment.pool);
             match &*pool {""", """            let pool = lock(&enrollment.pool).as_ref().map(|pool| PoolRef(pool.0));
             match &pool {""")], REGISTRY),
-    ("bucket-publish: a candidate's local is loaded Relaxed",
-     [("pool/locals.rs", "let found = self.buckets[bucket].load(Ordering::Acquire);",
-       "let found = self.buckets[bucket].load(Ordering::Relaxed);")], SUMMARY + STEAL),
     ("summary recheck: a thief clears the bit without looking again",
      [("pool/local.rs", """        self.summary.clear(half);
         let value = chain.pop_tail(guard)?;""", """        self.summary.clear(half);

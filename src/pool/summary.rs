@@ -4,8 +4,8 @@
 //!
 //! ```text
 //!   group g: 64 thread indices (64g .. 64g + 63), one word per chain half
-//!   bucket:    0        1              2
-//!   groups:  [ 0 ]  [ 1    2 ]  [ 3  4  5  6 ]  ...  bucket b holds 2^b groups
+//!   bucket:    0              1                 2
+//!   groups:  [ 0 .. 7 ]  [ 8 .. 23 ]  [ 24 .. 55 ]  ...  bucket b holds 8 * 2^b
 //!
 //!   halves[h] bit i set: chain h of local 64g + i may hold a value
 //! ```
@@ -27,13 +27,34 @@
 //! shrink before the pool is dropped, so a local keeps a plain pointer to
 //! its group.
 
-use super::locals::Place;
 use crate::sync::{const_fn_unless_loom, null_ptr_array, AtomicPtr, AtomicUsize, Ordering};
 use std::fmt;
 use std::ptr;
 
 const BITS: usize = usize::BITS as usize;
 const BUCKETS: usize = usize::BITS as usize;
+
+/// Groups in bucket 0; bucket `b` holds `FIRST_GROUPS << b`. Eight groups
+/// (512 thread indices, 128 bytes per pool) keep the scan of a pool used by
+/// up to 512 threads within one allocation, read word after word.
+const FIRST_GROUPS: usize = 8;
+
+/// The bucket that holds group `group`, and the group's offset in it.
+fn locate(group: usize) -> (usize, usize) {
+    let position = group / FIRST_GROUPS + 1;
+    let bucket = (usize::BITS - 1 - position.leading_zeros()) as usize;
+    (bucket, group - first_group(bucket))
+}
+
+/// The first group of bucket `bucket`.
+fn first_group(bucket: usize) -> usize {
+    ((1 << bucket) - 1) * FIRST_GROUPS
+}
+
+/// The number of groups in bucket `bucket`.
+fn bucket_len(bucket: usize) -> usize {
+    FIRST_GROUPS << bucket
+}
 
 /// The bits of 64 thread indices, one word per chain half.
 struct Group {
@@ -52,9 +73,9 @@ impl Group {
 ///
 /// # Invariants
 ///
-/// - S1: `buckets[b]` is null or points to `2^b` groups; it goes from null
-///   to non-null once (by CAS) and is freed only by `Drop`. The group of
-///   index `i` is group `i / 64`, found through `Place::of(i / 64)`.
+/// - S1: `buckets[b]` is null or points to `bucket_len(b)` groups; it goes
+///   from null to non-null once (by CAS) and is freed only by `Drop`. The
+///   group of index `i` is group `i / 64`, found through `locate`.
 /// - S2: bit `i % 64` of `halves[h]` in group `i / 64` is set by the owner
 ///   of index `i` (by `fetch_or`) after a push into an empty ring of its
 ///   chain `h`, and cleared (by `fetch_and`) only by a thread that found
@@ -86,7 +107,7 @@ impl Summary {
     /// The bit of thread `index`, allocating its group on first use.
     #[cold]
     pub(crate) fn bit(&self, index: usize) -> Bit {
-        let Place { bucket, offset, .. } = Place::of(index / BITS);
+        let (bucket, offset) = locate(index / BITS);
         // Acquire [summary-publish]: the groups' construction happens-before
         // the `mark`s and `clear`s made through the pointer kept in `Bit`.
         let mut groups = self.buckets[bucket].load(Ordering::Acquire);
@@ -94,8 +115,8 @@ impl Summary {
             groups = self.allocate(bucket);
         }
         Bit {
-            // SAFETY: S1: a non-null bucket holds 2^bucket groups and
-            // `offset` is below that.
+            // SAFETY: S1: a non-null bucket holds `bucket_len(bucket)`
+            // groups and `offset` is below that.
             group: unsafe { groups.add(offset) },
             mask: 1 << (index % BITS),
         }
@@ -103,7 +124,7 @@ impl Summary {
 
     #[cold]
     fn allocate(&self, bucket: usize) -> *mut Group {
-        let fresh: Box<[Group]> = (0..1usize << bucket).map(|_| Group::new()).collect();
+        let fresh: Box<[Group]> = (0..bucket_len(bucket)).map(|_| Group::new()).collect();
         let fresh = Box::into_raw(fresh).cast::<Group>();
         // Release [summary-publish]: the groups built above happen-before
         // any thread that loads this pointer. Acquire on failure: the
@@ -118,28 +139,19 @@ impl Summary {
             Err(winner) => {
                 // SAFETY: `fresh` was never published; it came from a boxed
                 // slice of exactly this length.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, 1 << bucket)) });
+                drop(unsafe {
+                    Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, bucket_len(bucket)))
+                });
                 winner
             }
         }
     }
 
-    /// Half `half` of group `group`, or 0 if the group is not visible yet.
+    /// The groups of bucket `bucket`, or null if it is not visible yet.
     #[inline]
-    fn word(&self, group: usize, half: usize) -> usize {
-        let Place { bucket, offset, .. } = Place::of(group);
+    fn groups(&self, bucket: usize) -> *const Group {
         // Acquire [summary-publish]: as in `bit`.
-        let groups = self.buckets[bucket].load(Ordering::Acquire);
-        if groups.is_null() {
-            return 0;
-        }
-        // SAFETY: S1, as in `bit`.
-        let group = unsafe { &*groups.add(offset) };
-        // Relaxed [summary-scan]: a hint of where to look; the pop that
-        // follows and the `clear` acquire what the owner pushed. A stale
-        // word only skips a chain whose push is racing this scan, or visits
-        // one that is empty.
-        group.halves[half].load(Ordering::Relaxed)
+        self.buckets[bucket].load(Ordering::Acquire)
     }
 
     /// The thread indices below `limit` whose chain `half` may hold values,
@@ -161,6 +173,8 @@ impl Summary {
             step: 0,
             group: 0,
             bits: 0,
+            window: 0..0,
+            window_groups: ptr::null(),
         }
     }
 }
@@ -173,7 +187,9 @@ impl Drop for Summary {
             if !groups.is_null() {
                 // SAFETY: S1: allocated in `allocate` as a boxed slice of
                 // this length and freed only here, once.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(groups, 1 << bucket)) });
+                drop(unsafe {
+                    Box::from_raw(ptr::slice_from_raw_parts_mut(groups, bucket_len(bucket)))
+                });
             }
         }
     }
@@ -199,6 +215,34 @@ pub(crate) struct Candidates<'a> {
     /// The group whose remaining candidates are `bits`.
     group: usize,
     bits: usize,
+    /// The groups of the bucket read last (null if it was not visible),
+    /// so that a scan loads each bucket's pointer once, not each group's.
+    window: std::ops::Range<usize>,
+    window_groups: *const Group,
+}
+
+impl Candidates<'_> {
+    /// Half `self.half` of group `group`, or 0 if the group is not visible
+    /// yet.
+    #[inline]
+    fn word(&mut self, group: usize) -> usize {
+        if !self.window.contains(&group) {
+            let (bucket, _) = locate(group);
+            self.window = first_group(bucket)..first_group(bucket) + bucket_len(bucket);
+            self.window_groups = self.summary.groups(bucket);
+        }
+        if self.window_groups.is_null() {
+            return 0;
+        }
+        // SAFETY: S1: the window holds a whole non-null bucket, `group` is
+        // in it, and buckets live as long as the summary.
+        let group = unsafe { &*self.window_groups.add(group - self.window.start) };
+        // Relaxed [summary-scan]: a hint of where to look; the pop that
+        // follows and the `clear` acquire what the owner pushed. A stale
+        // word only skips a chain whose push is racing this scan, or visits
+        // one that is empty.
+        group.halves[self.half].load(Ordering::Relaxed)
+    }
 }
 
 impl Iterator for Candidates<'_> {
@@ -224,7 +268,7 @@ impl Iterator for Candidates<'_> {
             self.step += 1;
             if mask != 0 {
                 self.group = group;
-                self.bits = self.summary.word(group, self.half) & mask;
+                self.bits = self.word(group) & mask;
             }
         }
     }
@@ -316,6 +360,29 @@ mod tests {
         assert_eq!(scan(&summary, 1, 3, 256), [63, 64, 200, 0]);
         bits[1].remark(1);
         assert_eq!(scan(&summary, 1, 3, 256), [3, 63, 64, 200, 0]);
+    }
+
+    #[test]
+    fn groups_map_to_consecutive_bucket_slots() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(7), (0, 7));
+        assert_eq!(locate(8), (1, 0));
+        assert_eq!(locate(23), (1, 15));
+        assert_eq!(locate(24), (2, 0));
+        assert_eq!(first_group(3) + bucket_len(3), first_group(4));
+        let last = (usize::MAX - 1) / BITS;
+        assert!(locate(last).0 < BUCKETS && locate(last).1 < bucket_len(locate(last).0));
+    }
+
+    #[test]
+    fn a_scan_crosses_buckets_in_both_directions() {
+        let summary = Summary::new();
+        let bits: Vec<Bit> = [1, 600, 1600, 4000].map(|i| summary.bit(i)).into();
+        for bit in &bits {
+            bit.mark(0);
+        }
+        assert_eq!(scan(&summary, 0, 1601, 4096), [4000, 1, 600, 1600]);
+        assert_eq!(scan(&summary, 0, 0, 1000), [1, 600]);
     }
 
     #[test]

@@ -260,8 +260,8 @@ BUGS = [
     ("summary remark: a second look that finds a value leaves the bit clear",
      [("pool/local.rs", "        self.summary.remark(half);\n", "")], SUMMARY),
     ("summary-mark: the owner's mark Relaxed",
-     [("pool/summary.rs", "self.word(half).fetch_or(self.mask, Ordering::Release);",
-       "self.word(half).fetch_or(self.mask, Ordering::Relaxed);")], SUMMARY),
+     [("pool/summary.rs", "self.word(half).fetch_or(self.mask, Ordering::Release)",
+       "self.word(half).fetch_or(self.mask, Ordering::Relaxed)")], SUMMARY),
     ("summary-mark: the thief's clear Relaxed",
      [("pool/summary.rs", "self.word(half).fetch_and(!self.mask, Ordering::Acquire);",
        "self.word(half).fetch_and(!self.mask, Ordering::Relaxed);")], SUMMARY),
@@ -274,12 +274,21 @@ BUGS = [
      [("pool/summary.rs", """            Ordering::Release,
             Ordering::Acquire,""", """            Ordering::Relaxed,
             Ordering::Acquire,""")], PUBLISH_SUMMARY),
+    ("summary-group: the upper mark Relaxed",
+     [("pool/summary.rs", ".fetch_or(self.top_mask, Ordering::Release);",
+       ".fetch_or(self.top_mask, Ordering::Relaxed);")], SUMMARY),
+    ("summary-group: the upper clear Relaxed",
+     [("pool/summary.rs", ".fetch_and(!self.top_mask, Ordering::Acquire);",
+       ".fetch_and(!self.top_mask, Ordering::Relaxed);")], SUMMARY),
+    ("summary-group: the upper clear does not reread the group's word",
+     [("pool/summary.rs", "if self.word(half).load(Ordering::Relaxed) != 0 {",
+       "if false {")], SUMMARY),
     ("summary-publish: a local's bit loads its group's bucket Relaxed",
      [("pool/summary.rs", "let mut groups = self.buckets[bucket].load(Ordering::Acquire);",
        "let mut groups = self.buckets[bucket].load(Ordering::Relaxed);")], PUBLISH_SUMMARY),
     ("summary-publish: a scan loads a group's bucket Relaxed",
-     [("pool/summary.rs", """        // Acquire [summary-publish]: as in `bit`.
-        self.buckets[bucket].load(Ordering::Acquire)""", """        // Acquire [summary-publish]: as in `bit`.
+     [("pool/summary.rs", """        // Acquire [summary-publish]: as in `place`.
+        self.buckets[bucket].load(Ordering::Acquire)""", """        // Acquire [summary-publish]: as in `place`.
         self.buckets[bucket].load(Ordering::Relaxed)""")], PUBLISH_SUMMARY),
 ]
 

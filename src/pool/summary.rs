@@ -56,7 +56,8 @@ fn bucket_len(bucket: usize) -> usize {
     FIRST_GROUPS << bucket
 }
 
-/// The bits of 64 thread indices, one word per chain half.
+/// 64 bits per chain half: of 64 thread indices in the lower level, of 64
+/// groups in the upper level.
 struct Group {
     halves: [AtomicUsize; 2],
 }
@@ -69,57 +70,41 @@ impl Group {
     }
 }
 
-/// The summary of one pool.
+/// One level of the summary: a bit per position (a thread index, or a
+/// group of the level below), 64 to a group, in buckets that never move.
 ///
 /// # Invariants
 ///
 /// - S1: `buckets[b]` is null or points to `bucket_len(b)` groups; it goes
 ///   from null to non-null once (by CAS) and is freed only by `Drop`. The
-///   group of index `i` is group `i / 64`, found through `locate`.
-/// - S2: bit `i % 64` of `halves[h]` in group `i / 64` is set by the owner
-///   of index `i` (by `fetch_or`) after a push into an empty ring of its
-///   chain `h`, and cleared (by `fetch_and`) only by a thread that found
-///   that chain empty and looks at it once more afterwards, setting it again
-///   if that look found a value. Every write to a word is a
-///   read-modify-write, so no set is lost to another index's clear.
-/// - S3: while chain `h` of local `i` holds a value, bit `i` of half `h` is
-///   set, or the owner is between a push and its `mark`, or a thief is
-///   between its `clear` and its second look.
-pub(crate) struct Summary {
+///   group of position `p` is group `p / 64`, found through `locate`.
+struct Level {
     buckets: [AtomicPtr<Group>; BUCKETS],
 }
 
-// SAFETY: the groups hold only atomics, and are freed only by `Drop`
-// (`&mut self`).
-unsafe impl Send for Summary {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for Summary {}
-
-impl Summary {
+impl Level {
     const_fn_unless_loom! {
-        pub(crate) const fn new() -> Self {
-            Summary {
+        const fn new() -> Self {
+            Level {
                 buckets: null_ptr_array(),
             }
         }
     }
 
-    /// The bit of thread `index`, allocating its group on first use.
+    /// The group and mask of `position`, allocating its bucket on first
+    /// use.
     #[cold]
-    pub(crate) fn bit(&self, index: usize) -> Bit {
-        let (bucket, offset) = locate(index / BITS);
+    fn place(&self, position: usize) -> (*const Group, usize) {
+        let (bucket, offset) = locate(position / BITS);
         // Acquire [summary-publish]: the groups' construction happens-before
         // the `mark`s and `clear`s made through the pointer kept in `Bit`.
         let mut groups = self.buckets[bucket].load(Ordering::Acquire);
         if groups.is_null() {
             groups = self.allocate(bucket);
         }
-        Bit {
-            // SAFETY: S1: a non-null bucket holds `bucket_len(bucket)`
-            // groups and `offset` is below that.
-            group: unsafe { groups.add(offset) },
-            mask: 1 << (index % BITS),
-        }
+        // SAFETY: S1: a non-null bucket holds `bucket_len(bucket)` groups
+        // and `offset` is below that.
+        (unsafe { groups.add(offset) }, 1 << (position % BITS))
     }
 
     #[cold]
@@ -150,36 +135,36 @@ impl Summary {
     /// The groups of bucket `bucket`, or null if it is not visible yet.
     #[inline]
     fn groups(&self, bucket: usize) -> *const Group {
-        // Acquire [summary-publish]: as in `bit`.
+        // Acquire [summary-publish]: as in `place`.
         self.buckets[bucket].load(Ordering::Acquire)
     }
 
-    /// The thread indices below `limit` whose chain `half` may hold values,
-    /// starting at `start` and wrapping around (Go's order, restricted to
-    /// candidates). Each word is loaded when the scan reaches it.
-    pub(crate) fn candidates(&self, half: usize, start: usize, limit: usize) -> Candidates<'_> {
+    /// The positions below `limit` whose bit of `half` is set, starting at
+    /// `start` and wrapping around. Each word is loaded when the scan
+    /// reaches it.
+    fn scan(&self, half: usize, start: usize, limit: usize) -> Scan<'_> {
         let groups = limit.div_ceil(BITS);
         let (first, below_start) = if start < groups * BITS {
             (start / BITS, (1 << (start % BITS)) - 1)
         } else {
             (0, 0)
         };
-        Candidates {
-            summary: self,
+        Scan {
+            level: self,
             half,
+            limit,
             groups,
             first,
             below_start,
             step: 0,
             group: 0,
             bits: 0,
-            window: 0..0,
-            window_groups: ptr::null(),
+            window: Window::default(),
         }
     }
 }
 
-impl Drop for Summary {
+impl Drop for Level {
     fn drop(&mut self) {
         for (bucket, groups) in self.buckets.iter().enumerate() {
             // Relaxed [exclusive]: `&mut self`; no other thread is left.
@@ -195,66 +180,78 @@ impl Drop for Summary {
     }
 }
 
-impl fmt::Debug for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Summary").finish_non_exhaustive()
+/// The groups of the bucket a scan read last (null if it was not visible),
+/// so that a scan loads each bucket's pointer once, not each group's.
+struct Window {
+    range: std::ops::Range<usize>,
+    groups: *const Group,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            range: 0..0,
+            groups: ptr::null(),
+        }
     }
 }
 
-/// The scan made by [`Summary::candidates`]: the first group from `start`'s
-/// bit up, every later group, every earlier group, then the first group's
-/// bits below `start`.
-pub(crate) struct Candidates<'a> {
-    summary: &'a Summary,
+impl Window {
+    /// Half `half` of group `group` of `level`, or 0 if the group is not
+    /// visible yet.
+    #[inline]
+    fn word(&mut self, level: &Level, group: usize, half: usize) -> usize {
+        if !self.range.contains(&group) {
+            let (bucket, _) = locate(group);
+            self.range = first_group(bucket)..first_group(bucket) + bucket_len(bucket);
+            self.groups = level.groups(bucket);
+        }
+        if self.groups.is_null() {
+            return 0;
+        }
+        // SAFETY: S1: the window holds a whole non-null bucket, `group` is
+        // in it, and buckets live as long as their level.
+        let group = unsafe { &*self.groups.add(group - self.range.start) };
+        // Relaxed [summary-scan]: a hint of where to look; the pop that
+        // follows and the `clear` acquire what the owner pushed. A stale
+        // word only skips a chain whose push is racing this scan, or visits
+        // one that is empty.
+        group.halves[half].load(Ordering::Relaxed)
+    }
+}
+
+/// The scan made by [`Level::scan`]: the first group from `start`'s bit
+/// up, every later group, every earlier group, then the first group's bits
+/// below `start`.
+struct Scan<'a> {
+    level: &'a Level,
     half: usize,
+    /// Positions from here on are not scanned (the last word may hold some).
+    limit: usize,
     groups: usize,
     first: usize,
     below_start: usize,
     /// Words loaded so far (`groups + 1` in all).
     step: usize,
-    /// The group whose remaining candidates are `bits`.
+    /// The group whose remaining positions are `bits`.
     group: usize,
     bits: usize,
-    /// The groups of the bucket read last (null if it was not visible),
-    /// so that a scan loads each bucket's pointer once, not each group's.
-    window: std::ops::Range<usize>,
-    window_groups: *const Group,
+    window: Window,
 }
 
-impl Candidates<'_> {
-    /// Half `self.half` of group `group`, or 0 if the group is not visible
-    /// yet.
-    #[inline]
-    fn word(&mut self, group: usize) -> usize {
-        if !self.window.contains(&group) {
-            let (bucket, _) = locate(group);
-            self.window = first_group(bucket)..first_group(bucket) + bucket_len(bucket);
-            self.window_groups = self.summary.groups(bucket);
-        }
-        if self.window_groups.is_null() {
-            return 0;
-        }
-        // SAFETY: S1: the window holds a whole non-null bucket, `group` is
-        // in it, and buckets live as long as the summary.
-        let group = unsafe { &*self.window_groups.add(group - self.window.start) };
-        // Relaxed [summary-scan]: a hint of where to look; the pop that
-        // follows and the `clear` acquire what the owner pushed. A stale
-        // word only skips a chain whose push is racing this scan, or visits
-        // one that is empty.
-        group.halves[self.half].load(Ordering::Relaxed)
-    }
-}
-
-impl Iterator for Candidates<'_> {
+impl Iterator for Scan<'_> {
     type Item = usize;
 
     #[inline]
     fn next(&mut self) -> Option<usize> {
         loop {
             if self.bits != 0 {
-                let bit = self.bits.trailing_zeros() as usize;
+                let position = self.group * BITS + self.bits.trailing_zeros() as usize;
                 self.bits &= self.bits - 1;
-                return Some(self.group * BITS + bit);
+                if position < self.limit {
+                    return Some(position);
+                }
+                continue;
             }
             if self.step > self.groups || self.groups == 0 {
                 return None;
@@ -268,23 +265,156 @@ impl Iterator for Candidates<'_> {
             self.step += 1;
             if mask != 0 {
                 self.group = group;
-                self.bits = self.word(group) & mask;
+                self.bits = self.window.word(self.level, group, self.half) & mask;
             }
         }
     }
 }
 
-/// One local's place in the summary: a pointer to its group and its bit.
+/// The summary of one pool: a lower level with a bit per (thread index,
+/// chain half), and an upper level with a bit per (group of 64 indices,
+/// half) meaning "this group's word may be non-zero", so that a scan reads
+/// one upper word per 4096 thread indices plus the lower words it names.
+///
+/// # Invariants
+///
+/// - S2: bit `i` of half `h` in `chains` is set (by `fetch_or`) by the owner
+///   of index `i` after a push into an empty ring of its chain `h`, and
+///   cleared (by `fetch_and`) only by a thread that found that chain empty
+///   and looks at it once more afterwards, setting it again if that look
+///   found a value. Every write to a word is a read-modify-write, so no set
+///   is lost to another index's clear.
+/// - S3: bit `g` of half `h` in `groups` is set by every thread whose
+///   `fetch_or` took word `g` of `chains` from zero to non-zero, after it,
+///   and cleared only by a thread whose `fetch_and` took that word to zero,
+///   which then reads the word again and sets the bit back if it is
+///   non-zero. The same protocol as S2, one level up, with "the word is
+///   non-zero" in place of "the chain holds a value".
+/// - S4: while chain `h` of local `i` holds a value, bit `i` of half `h` is
+///   set and so is its group's bit, or some thread is between a `fetch_or`
+///   and the one that follows it, or between a clear and its second look.
+pub(crate) struct Summary {
+    chains: Level,
+    groups: Level,
+}
+
+// SAFETY: the levels hold only atomics, and are freed only by `Drop`
+// (`&mut self`).
+unsafe impl Send for Summary {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Summary {}
+
+impl Summary {
+    const_fn_unless_loom! {
+        pub(crate) const fn new() -> Self {
+            Summary {
+                chains: Level::new(),
+                groups: Level::new(),
+            }
+        }
+    }
+
+    /// The bits of thread `index`, allocating their groups on first use.
+    #[cold]
+    pub(crate) fn bit(&self, index: usize) -> Bit {
+        let (group, mask) = self.chains.place(index);
+        let (top, top_mask) = self.groups.place(index / BITS);
+        Bit {
+            group,
+            mask,
+            top,
+            top_mask,
+        }
+    }
+
+    /// The thread indices below `limit` whose chain `half` may hold values,
+    /// starting at `start` and wrapping around (Go's order, restricted to
+    /// candidates): the upper level names the groups to read.
+    pub(crate) fn candidates(&self, half: usize, start: usize, limit: usize) -> Candidates<'_> {
+        let groups = limit.div_ceil(BITS);
+        let (first, below_start) = if start < groups * BITS {
+            (start / BITS, (1 << (start % BITS)) - 1)
+        } else {
+            (0, 0)
+        };
+        Candidates {
+            chains: &self.chains,
+            half,
+            named: self.groups.scan(half, first, groups),
+            first,
+            below_start,
+            tail: true,
+            group: 0,
+            bits: 0,
+            window: Window::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Summary").finish_non_exhaustive()
+    }
+}
+
+/// The scan made by [`Summary::candidates`]: the groups the upper level
+/// names, in order from the start's group and wrapping (in the start's
+/// group only the bits from the start up), then the start's group's bits
+/// below the start.
+pub(crate) struct Candidates<'a> {
+    chains: &'a Level,
+    half: usize,
+    named: Scan<'a>,
+    first: usize,
+    below_start: usize,
+    /// Whether the first group's bits below the start are still to read.
+    tail: bool,
+    /// The group whose remaining candidates are `bits`.
+    group: usize,
+    bits: usize,
+    window: Window,
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.bits != 0 {
+                let bit = self.bits.trailing_zeros() as usize;
+                self.bits &= self.bits - 1;
+                return Some(self.group * BITS + bit);
+            }
+            let (group, mask) = match self.named.next() {
+                Some(group) if group == self.first => (group, !self.below_start),
+                Some(group) => (group, !0),
+                None if self.tail && self.below_start != 0 => {
+                    self.tail = false;
+                    (self.first, self.below_start)
+                }
+                None => return None,
+            };
+            self.group = group;
+            self.bits = self.window.word(self.chains, group, self.half) & mask;
+        }
+    }
+}
+
+/// One local's place in the summary: its bit in the lower level, and its
+/// group's bit in the upper level.
 ///
 /// Valid as long as the [`Summary`] that made it (S1): the pool's locals,
 /// which hold it, are dropped no later than the summary.
 pub(crate) struct Bit {
     group: *const Group,
     mask: usize,
+    top: *const Group,
+    top_mask: usize,
 }
 
-// SAFETY: the pointer is to atomics that live as long as the summary, which
-// outlives every local holding a `Bit` (see the type's comment).
+// SAFETY: the pointers are to atomics that live as long as the summary,
+// which outlives every local holding a `Bit` (see the type's comment).
 unsafe impl Send for Bit {}
 // SAFETY: as for `Send`; every access is atomic.
 unsafe impl Sync for Bit {}
@@ -295,6 +425,11 @@ impl Bit {
         unsafe { &(*self.group).halves[half] }
     }
 
+    fn top_word(&self, half: usize) -> &AtomicUsize {
+        // SAFETY: as in `word`.
+        unsafe { &(*self.top).halves[half] }
+    }
+
     /// The owner's side: chain `half` may have gone from empty to
     /// non-empty. Called after the push, never before it.
     #[inline]
@@ -303,7 +438,21 @@ impl Bit {
         // thief whose `clear` reads this write (or a later one in its
         // release sequence, which holds only read-modify-writes, S2), so
         // that thief's second look sees the value.
-        self.word(half).fetch_or(self.mask, Ordering::Release);
+        if self.word(half).fetch_or(self.mask, Ordering::Release) == 0 {
+            self.mark_group(half);
+        }
+    }
+
+    /// This thread's `fetch_or` took the group's word from zero to
+    /// non-zero: the upper level must name the group (S3).
+    #[cold]
+    fn mark_group(&self, half: usize) {
+        // Release [summary-group]: the `fetch_or` just made on the group's
+        // word happens-before the thread whose group clear reads this
+        // write (or a later read-modify-write), so its reread of the
+        // group's word sees it non-zero.
+        self.top_word(half)
+            .fetch_or(self.top_mask, Ordering::Release);
     }
 
     /// A thief's side: chain `half` was found empty. The caller must look
@@ -312,7 +461,27 @@ impl Bit {
     pub(crate) fn clear(&self, half: usize) {
         // Acquire [summary-mark]: pairs with `mark`; every push whose mark
         // precedes this clear is visible to the second look that follows.
-        self.word(half).fetch_and(!self.mask, Ordering::Acquire);
+        let before = self.word(half).fetch_and(!self.mask, Ordering::Acquire);
+        if before == self.mask {
+            self.clear_group(half);
+        }
+    }
+
+    /// This thread's `fetch_and` took the group's word to zero: clear the
+    /// group's upper bit, read the word again, and set the bit back if the
+    /// word is non-zero by then (S3).
+    #[cold]
+    fn clear_group(&self, half: usize) {
+        // Acquire [summary-group]: pairs with `mark_group`; every
+        // zero-to-non-zero `fetch_or` on the word whose upper mark precedes
+        // this clear is visible to the reread below.
+        self.top_word(half)
+            .fetch_and(!self.top_mask, Ordering::Acquire);
+        // Relaxed [summary-group-reread]: what it must see was acquired by
+        // the clear above; the chains' contents are not read through it.
+        if self.word(half).load(Ordering::Relaxed) != 0 {
+            self.mark_group(half);
+        }
     }
 
     /// A thief's second look found a value after its `clear`: the chain may
@@ -322,14 +491,21 @@ impl Bit {
         // Relaxed [summary-remark]: publishes nothing of its own (the
         // values were pushed by the owner); as a read-modify-write it stays
         // in the release sequence of the marks before it, so a later
-        // `clear` that reads it still acquires their pushes.
-        self.word(half).fetch_or(self.mask, Ordering::Relaxed);
+        // `clear` that reads it still acquires their pushes. The upper
+        // mark that may follow is Release (summary-group): it must carry
+        // this write.
+        if self.word(half).fetch_or(self.mask, Ordering::Relaxed) == 0 {
+            self.mark_group(half);
+        }
     }
 }
 
 impl fmt::Debug for Bit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Bit").field("mask", &self.mask).finish()
+        f.debug_struct("Bit")
+            .field("mask", &self.mask)
+            .field("top_mask", &self.top_mask)
+            .finish()
     }
 }
 
@@ -383,6 +559,23 @@ mod tests {
         }
         assert_eq!(scan(&summary, 0, 1601, 4096), [4000, 1, 600, 1600]);
         assert_eq!(scan(&summary, 0, 0, 1000), [1, 600]);
+    }
+
+    #[test]
+    fn a_group_is_named_by_the_upper_level_while_any_of_its_bits_is_set() {
+        let summary = Summary::new();
+        let (five, six) = (summary.bit(5), summary.bit(6));
+        five.mark(0);
+        six.mark(0);
+        five.clear(0);
+        assert_eq!(scan(&summary, 0, 0, 64), [6]);
+        six.clear(0);
+        assert_eq!(scan(&summary, 0, 0, 64), Vec::<usize>::new());
+        six.remark(0);
+        assert_eq!(scan(&summary, 0, 7, 64), [6]);
+        // Clearing a bit that is not set leaves the group named.
+        five.clear(0);
+        assert_eq!(scan(&summary, 0, 0, 64), [6]);
     }
 
     #[test]

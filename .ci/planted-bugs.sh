@@ -86,7 +86,8 @@ AGED_FREE = [P + "an_exited_threads_index_local_and_private_value_pass_to_the_ne
              P + "cleanup_racing_an_owner_and_a_stealer_ages_without_losing_values"]
 REGISTRY = ["pool_service::the_registry_races_a_pool_being_dropped"]
 SUMMARY = ["pool_summary::a_chain_value_is_never_hidden_from_every_thief",
-           "pool_summary::a_value_pushed_while_a_thief_clears_the_bit_is_seen_by_its_second_look"]
+           "pool_summary::a_value_pushed_while_a_thief_clears_the_bit_is_seen_by_its_second_look",
+           "pool_summary::a_group_refilled_while_a_thief_clears_its_upper_bit_stays_named"]
 PUBLISH_SUMMARY = [A + "a_cleanup_never_drops_a_value_put_while_it_runs",
                    P + "threads_sharing_a_bucket_of_locals_each_put_into_a_built_local",
                    P + "an_owner_and_a_stealer_take_each_value_at_most_once",

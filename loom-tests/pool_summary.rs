@@ -146,3 +146,73 @@ fn a_value_pushed_while_a_thief_clears_the_bit_is_seen_by_its_second_look() {
         },
     );
 }
+
+/// The upper level (a bit per group of 64 thread indices). Thread A puts 0
+/// (private) and 1 (chain: a mark, which names the group), takes both back
+/// and exits, leaving its bit, and its group's, set. Then the owner, which
+/// gets A's index and local, puts 2 (private), 3 (into the empty ring: a
+/// mark) and 4 (no mark), while a thief takes once and then, after joining
+/// the owner, takes until the pool has nothing for it.
+///
+/// The thief finds A's chain empty and clears the bit, which empties the
+/// group's word; if the owner's mark lands between that and the thief's
+/// clear of the group's upper bit, the word goes non-zero again and the
+/// owner sets the upper bit (already set) before the thief clears it. The
+/// thief must then read the word again and set the upper bit back, or the
+/// group holding 3 and 4 is named by nothing.
+#[test]
+fn a_group_refilled_while_a_thief_clears_its_upper_bit_stays_named() {
+    check(
+        "a_group_refilled_while_a_thief_clears_its_upper_bit_stays_named",
+        || {
+            let ledger = Ledger::new(5);
+            let create: fn() -> Value = never_create;
+            let pool: Arc<ModelPool> = Arc::new(Pool::new(create).with_first_capacity(2));
+            let before = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    pool.put(Value::new(&ledger, 1));
+                    let first = pool.try_take();
+                    (first, pool.try_take())
+                })
+            };
+            let (zero, one) = before.join().unwrap();
+            let mut taken: Vec<Value> = zero.into_iter().chain(one).collect();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    for id in 2..5 {
+                        pool.put(Value::new(&ledger, id));
+                    }
+                })
+            };
+            let thief = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let mut taken: Vec<Value> = pool.try_take().into_iter().collect();
+                    owner.join().unwrap();
+                    while let Some(value) = pool.try_take() {
+                        taken.push(value);
+                    }
+                    taken
+                })
+            };
+            taken.extend(thief.join().unwrap());
+            let mut ids: Vec<usize> = taken.iter().map(Value::id).collect();
+            ids.sort_unstable();
+            assert!(
+                [0, 1, 3, 4].iter().all(|id| ids.contains(id)),
+                "a value stayed in the owner's chain where no scan found it: taken {ids:?}"
+            );
+            assert!(
+                ledger.dropped().is_empty(),
+                "no cleanup ran, yet the pool dropped {:?}",
+                ledger.dropped()
+            );
+            drop(taken);
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}

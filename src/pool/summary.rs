@@ -3,14 +3,19 @@
 //! every local ever allocated.
 //!
 //! ```text
-//!   group g: 64 thread indices (64g .. 64g + 63), one word per chain half
+//!   lower level, group g: 64 thread indices (64g .. 64g + 63)
+//!   upper level, group u: 64 lower groups (64u .. 64u + 63)
+//!   each group: one word per chain half
+//!
 //!   bucket:    0              1                 2
 //!   groups:  [ 0 .. 7 ]  [ 8 .. 23 ]  [ 24 .. 55 ]  ...  bucket b holds 8 * 2^b
 //!
-//!   halves[h] bit i set: chain h of local 64g + i may hold a value
+//!   lower halves[h] bit i set: chain h of local 64g + i may hold a value
+//!   upper halves[h] bit k set: lower group 64u + k's word h may be non-zero
 //! ```
 //!
-//! The protocol (the argument is in docs/design.md, "The summary"):
+//! The protocol (the argument is in docs/design.md, "The summary of
+//! non-empty chains"):
 //!
 //! - The owner sets its bit (Release) after a push that went into an empty
 //!   ring: only such a push can make its chain non-empty. A push into a
@@ -22,10 +27,14 @@
 //!   pushed before the clear is therefore seen by the second look, and one
 //!   pushed after it sets the bit anew: a value the pool holds is never
 //!   invisible to every thief.
+//! - One level up, the same: whoever takes a lower word from zero to
+//!   non-zero sets the group's upper bit; whoever takes it to zero clears
+//!   the upper bit, reads the word again and sets the bit back if the word
+//!   is non-zero.
 //!
 //! Groups are allocated with the locals that use them and never move or
-//! shrink before the pool is dropped, so a local keeps a plain pointer to
-//! its group.
+//! shrink before the pool is dropped, so a local keeps plain pointers to
+//! its two words.
 
 use crate::sync::{const_fn_unless_loom, null_ptr_array, AtomicPtr, AtomicUsize, Ordering};
 use std::fmt;

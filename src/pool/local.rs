@@ -81,7 +81,7 @@ pub(crate) enum Taken<T> {
 ///   so values age from primary to victim to dropped.
 /// - L4: every push onto `chains[h]` that goes into an empty ring is
 ///   followed by `summary.mark(h)`; `steal` clears the bit only after
-///   finding the chain empty, then looks again (the summary's S2, S3).
+///   finding the chain empty, then looks again (the summary's S2-S4).
 pub(crate) struct Local<T> {
     private: UnsafeCell<PrivateSlot<T>>,
     chains: [RawChain<T>; 2],

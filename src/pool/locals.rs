@@ -28,8 +28,8 @@ type Padded<T> = CachePadded<Local<T>>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Place {
     pub(crate) index: usize,
-    pub(super) bucket: usize,
-    pub(super) offset: usize,
+    bucket: usize,
+    offset: usize,
 }
 
 impl Place {

@@ -94,6 +94,13 @@ DEKKER = [S + "a_draining_cleanup_and_the_owner_are_never_inside_the_slot_togeth
 LOANED = [S + "a_value_lent_on_one_thread_can_be_given_back_on_another",
           S + "a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost"]
 LENT_SKIP = [S + "a_cleanup_never_drains_a_value_lent_in_place"]
+SUMMARY = ["pool_summary::a_chain_value_is_never_hidden_from_every_thief",
+           "pool_summary::a_value_pushed_while_a_thief_clears_the_bit_is_seen_by_its_second_look",
+           "pool_summary::a_group_refilled_while_a_thief_clears_its_upper_bit_stays_named"]
+PUBLISH_SUMMARY = [A + "a_cleanup_never_drops_a_value_put_while_it_runs",
+                   P + "threads_sharing_a_bucket_of_locals_each_put_into_a_built_local",
+                   P + "an_owner_and_a_stealer_take_each_value_at_most_once",
+                   SUMMARY[0]]
 
 # (name, [(file, old, new), ...], models). `old` must occur exactly once.
 BUGS = [
@@ -188,7 +195,9 @@ BUGS = [
        "let mut locals = self.buckets[bucket].load(Ordering::Relaxed);")], BUCKET),
     ("bucket-publish: iter loads buckets Relaxed",
      [("pool/locals.rs", "let locals = self.buckets[bucket].load(Ordering::Acquire);",
-       "let locals = self.buckets[bucket].load(Ordering::Relaxed);")], STEAL),
+       "let locals = self.buckets[bucket].load(Ordering::Relaxed);")],
+     ["pool_service::statistics_read_while_a_thread_builds_its_local_see_only_built_counters"]
+     + STEAL),
     ("index hand-off: cleanup ages live threads' private slots (no membarrier)",
      [("pool/mod.rs", "                if unowned(index) {",
        "                if unowned(index) || index < usize::MAX {")],
@@ -281,6 +290,43 @@ BUGS = [
      [("pool/registry.rs", """            let pool = lock(&enrollment.pool);
             match &*pool {""", """            let pool = lock(&enrollment.pool).as_ref().map(|pool| PoolRef(pool.0));
             match &pool {""")], REGISTRY),
+    ("summary recheck: a thief clears the bit without looking again",
+     [("pool/local.rs", """        self.summary.clear(half);
+        let value = chain.pop_tail(guard)?;""", """        self.summary.clear(half);
+        let value = Option::<T>::None?;""")], SUMMARY),
+    ("summary remark: a second look that finds a value leaves the bit clear",
+     [("pool/local.rs", "        self.summary.remark(half);\n", "")], SUMMARY),
+    ("summary-mark: the owner's mark Relaxed",
+     [("pool/summary.rs", "self.word(half).fetch_or(self.mask, Ordering::Release)",
+       "self.word(half).fetch_or(self.mask, Ordering::Relaxed)")], SUMMARY),
+    ("summary-mark: the thief's clear Relaxed",
+     [("pool/summary.rs", "self.word(half).fetch_and(!self.mask, Ordering::Acquire);",
+       "self.word(half).fetch_and(!self.mask, Ordering::Relaxed);")], SUMMARY),
+    ("summary order: the owner marks before it pushes",
+     [("pool/local.rs", """        if unsafe { self.chains[half].push_head(value) } {
+            self.summary.mark(half);
+        }""", """        self.summary.mark(half);
+        unsafe { self.chains[half].push_head(value) };""")], SUMMARY),
+    ("summary-publish: the installing CAS Relaxed",
+     [("pool/summary.rs", """            Ordering::Release,
+            Ordering::Acquire,""", """            Ordering::Relaxed,
+            Ordering::Acquire,""")], PUBLISH_SUMMARY),
+    ("summary-group: the upper mark Relaxed",
+     [("pool/summary.rs", ".fetch_or(self.top_mask, Ordering::Release);",
+       ".fetch_or(self.top_mask, Ordering::Relaxed);")], SUMMARY),
+    ("summary-group: the upper clear Relaxed",
+     [("pool/summary.rs", ".fetch_and(!self.top_mask, Ordering::Acquire);",
+       ".fetch_and(!self.top_mask, Ordering::Relaxed);")], SUMMARY),
+    ("summary-group: the upper clear does not reread the group's word",
+     [("pool/summary.rs", "if self.word(half).load(Ordering::Relaxed) != 0 {",
+       "if false {")], SUMMARY),
+    ("summary-publish: a local's bit loads its group's bucket Relaxed",
+     [("pool/summary.rs", "let mut groups = self.buckets[bucket].load(Ordering::Acquire);",
+       "let mut groups = self.buckets[bucket].load(Ordering::Relaxed);")], PUBLISH_SUMMARY),
+    ("summary-publish: a scan loads a group's bucket Relaxed",
+     [("pool/summary.rs", """        // Acquire [summary-publish]: as in `place`.
+        self.buckets[bucket].load(Ordering::Acquire)""", """        // Acquire [summary-publish]: as in `place`.
+        self.buckets[bucket].load(Ordering::Relaxed)""")], PUBLISH_SUMMARY),
 ]
 
 ALL_MODELS = []
@@ -333,6 +379,7 @@ PATTERNS = [
     r"a cleanup dropped [^\n]*",
     r"one cleanup, yet [^\n]*",
     r"value \d+ was moved onto a victim chain[^\n]*",
+    r"a value stayed in the owner's chain[^\n]*",
     r"assertion[^\n]*",
 ]
 

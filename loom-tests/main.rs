@@ -9,4 +9,5 @@ mod pool_aging;
 mod pool_handoff;
 mod pool_private_slot;
 mod pool_service;
+mod pool_summary;
 mod support;

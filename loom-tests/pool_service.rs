@@ -1,5 +1,6 @@
 //! Loom models of the pool's service features: return-time rules racing a
-//! stealer, and the registry racing a pool being dropped.
+//! stealer, the registry racing a pool being dropped, and statistics read
+//! while a thread builds its local.
 //!
 //! As in `pool.rs`, operations that need a thread index run on spawned
 //! threads only; the main thread drops the pool and checks the ledger.
@@ -114,4 +115,30 @@ fn the_registry_races_a_pool_being_dropped() {
         ledger.assert_each_dropped_once();
         assert_eq!(registered_pools(), 0, "a dropped pool stayed registered");
     });
+}
+
+/// A thread puts 0, building its bucket of locals (and its counters), while
+/// the main thread reads the pool's statistics, which visit every allocated
+/// local: a local is read only once its construction is visible. The put
+/// is counted, or not yet seen; after the join it is.
+#[test]
+fn statistics_read_while_a_thread_builds_its_local_see_only_built_counters() {
+    check(
+        "statistics_read_while_a_thread_builds_its_local_see_only_built_counters",
+        || {
+            let ledger = Ledger::new(1);
+            let create: fn() -> Value = never_create;
+            let pool = Arc::new(Pool::new(create).with_first_capacity(1));
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || pool.put(Value::new(&ledger, 0)))
+            };
+            let racing = pool.stats();
+            assert!(racing.puts <= 1, "one put, counted {} times", racing.puts);
+            owner.join().unwrap();
+            assert_eq!(pool.stats().puts, 1, "the joined put is counted");
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
 }

@@ -143,26 +143,36 @@ impl<T> RawChain<T> {
     /// Adds `value` as the newest value, starting a new link twice the size
     /// of the head link (capped at 2^30) when the head link refuses it.
     ///
+    /// Returns whether the value went into an empty ring (the head ring was
+    /// empty, or a new link was started): only then can the chain have gone
+    /// from empty to non-empty. `false` means the head ring already held a
+    /// value when this one was published.
+    ///
     /// # Safety
     ///
     /// The caller is the chain's single producer: producer calls
     /// (`push_head`, `pop_head`) never overlap and are ordered by
     /// happens-before.
     #[inline]
-    pub(crate) unsafe fn push_head(&self, value: T) {
+    pub(crate) unsafe fn push_head(&self, value: T) -> bool {
         // SAFETY: the producer alone touches `head` (I1).
         let head = self.head.with(|p| unsafe { *p });
         if head.is_null() {
             // SAFETY: forwarded from the caller.
-            return unsafe { self.push_into_new_link(head, self.first_capacity, value) };
+            unsafe { self.push_into_new_link(head, self.first_capacity, value) };
+            return true;
         }
         // SAFETY: the head link is never retired while it is the head (I1).
         let head_link = unsafe { deref(head) };
         // SAFETY: we are the producer of every link's ring.
-        if let Err(value) = unsafe { head_link.ring.push_head(value) } {
-            let capacity = (head_link.ring.capacity() * 2).min(MAX_CAPACITY);
-            // SAFETY: forwarded from the caller.
-            unsafe { self.push_into_new_link(head, capacity, value) }
+        match unsafe { head_link.ring.push_head(value) } {
+            Ok(was_empty) => was_empty,
+            Err(value) => {
+                let capacity = (head_link.ring.capacity() * 2).min(MAX_CAPACITY);
+                // SAFETY: forwarded from the caller.
+                unsafe { self.push_into_new_link(head, capacity, value) };
+                true
+            }
         }
     }
 
@@ -428,7 +438,7 @@ impl<T> PoolChain<T> {
     /// one is full.
     pub fn push_head(&self, value: T) {
         // SAFETY: this `!Sync` handle is the only producer.
-        unsafe { self.chain.push_head(value) }
+        unsafe { self.chain.push_head(value) };
     }
 
     /// Removes the newest value.

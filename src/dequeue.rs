@@ -122,7 +122,10 @@ impl<T> Ring<T> {
     }
 
     /// Adds `value` at the head, or gives it back when the ring is full or
-    /// the next slot is still being vacated by a consumer.
+    /// the next slot is still being vacated by a consumer. `Ok(true)` if the
+    /// ring was empty just before: the answer comes from the
+    /// read-modify-write that publishes the value, so it describes the ring
+    /// at the instant the value became visible to consumers.
     ///
     /// # Safety
     ///
@@ -130,7 +133,7 @@ impl<T> Ring<T> {
     /// `pop_head`), and calls by different threads must be ordered by
     /// happens-before.
     #[inline]
-    pub(crate) unsafe fn push_head(&self, value: T) -> Result<(), T> {
+    pub(crate) unsafe fn push_head(&self, value: T) -> Result<bool, T> {
         // Relaxed [own-head]: head is only changed by this producer (I2); a
         // stale tail can only make the ring look fuller than it is.
         let (head, tail) = unpack(self.head_tail.load(Ordering::Relaxed));
@@ -153,8 +156,9 @@ impl<T> Ring<T> {
         // Release [slot-publish]: the value written above happens-before the
         // pop_tail whose Acquire CAS moves tail past this slot. A plain
         // store would race with consumers' CAS on the same word (I1).
-        self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);
-        Ok(())
+        let before = self.head_tail.fetch_add(ONE_HEAD, Ordering::Release);
+        let (head, tail) = unpack(before);
+        Ok(head == tail)
     }
 
     /// Removes the newest value.
@@ -358,7 +362,7 @@ impl<T> PoolDequeue<T> {
     pub fn push_head(&self, value: T) -> Result<(), T> {
         // SAFETY: this handle is the only producer, and it is `!Sync`, so
         // calls through it are ordered by happens-before.
-        unsafe { self.ring.push_head(value) }
+        unsafe { self.ring.push_head(value) }.map(|_| ())
     }
 
     /// Removes the newest value.

@@ -2,6 +2,7 @@
 
 use super::private_slot::{LentSlot, Look, PrivateSlot};
 use super::stats::Counters;
+use super::summary::Bit;
 use crate::chain::RawChain;
 use crate::sync::epoch;
 use crate::unwind::for_each_despite_panics;
@@ -109,18 +110,24 @@ pub(crate) enum Loan<T> {
 /// - L3: `chains[half(g)]` receives values put at generation `g`. A cleanup
 ///   moving the pool from `g` to `g + 1` first drains `chains[half(g + 1)]`,
 ///   so values age from primary to victim to dropped.
+/// - L4: every push onto `chains[h]` that goes into an empty ring is
+///   followed by `summary.mark(h)`; `steal` clears the bit only after
+///   finding the chain empty, then looks again (the summary's S2-S4).
 pub(crate) struct Local<T> {
     private: PrivateSlot<T>,
     chains: [RawChain<T>; 2],
+    /// This local's bit in the pool's summary of non-empty chains.
+    summary: Bit,
     /// Written by the owner only (see `Counters`' C1).
     pub(crate) counters: Counters,
 }
 
 impl<T> Local<T> {
-    pub(crate) fn new(first_capacity: usize) -> Self {
+    pub(crate) fn new(first_capacity: usize, summary: Bit) -> Self {
         Local {
             private: PrivateSlot::empty(),
             chains: [RawChain::new(first_capacity), RawChain::new(first_capacity)],
+            summary,
             counters: Counters::new(),
         }
     }
@@ -225,13 +232,12 @@ impl<T> Local<T> {
             ),
             Overflow::Expired(value) => return Leftover::Expired(value),
         };
-        let chain = &self.chains[half];
         // The bound is opt-in: measuring the chain pins the epoch.
-        if max_chain != usize::MAX && chain.len() >= max_chain {
+        if max_chain != usize::MAX && self.chains[half].len() >= max_chain {
             return Leftover::Refused(value);
         }
-        // SAFETY: L2: the owner is the chains' producer.
-        unsafe { chain.push_head(value) };
+        // SAFETY: L2: the caller owns this local.
+        unsafe { self.push(half, value) };
         kept
     }
 
@@ -323,10 +329,37 @@ impl<T> Local<T> {
         unsafe { self.chains[half(generation)].pop_head() }
     }
 
-    /// Steals the oldest value of the chain for `generation`.
+    /// Pushes `value` onto `chains[half]` (Go: `shared.pushHead`), and
+    /// marks the chain in the summary if the value went into an empty ring
+    /// (L4): one read-modify-write more, only when a ring fills from empty.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L2).
+    #[inline]
+    pub(crate) unsafe fn push(&self, half: usize, value: T) {
+        // SAFETY: forwarded from the caller.
+        if unsafe { self.chains[half].push_head(value) } {
+            self.summary.mark(half);
+        }
+    }
+
+    /// Steals the oldest value of the chain for `generation`. A chain found
+    /// empty has its summary bit cleared, and is looked at once more after
+    /// the clear (L4): a push whose mark came before the clear is seen by
+    /// that look, and one after it has set the bit again.
     #[inline]
     pub(crate) fn steal(&self, generation: usize, guard: &epoch::Guard) -> Option<T> {
-        self.chains[half(generation)].pop_tail(guard)
+        let half = half(generation);
+        let chain = &self.chains[half];
+        if let Some(value) = chain.pop_tail(guard) {
+            return Some(value);
+        }
+        self.summary.clear(half);
+        let value = chain.pop_tail(guard)?;
+        // More may follow the value just found: keep the chain visible.
+        self.summary.remark(half);
+        Some(value)
     }
 }
 

@@ -12,6 +12,7 @@
 //! per-P array is reallocated, dropping its contents, when GOMAXPROCS changes).
 
 use super::local::Local;
+use super::summary::Summary;
 use crate::sync::{
     const_fn_unless_loom, null_ptr_array, AtomicPtr, AtomicUsize, CachePadded, Ordering,
 };
@@ -81,9 +82,12 @@ const _: () = assert!(BUCKETS <= Place::WORD_BUCKET + 1 && Place::WORD_BUCKET < 
 ///   from null to non-null once (by CAS) and is freed only by `Drop`.
 /// - B2: `used_buckets` is at least one more than the largest `b` whose
 ///   bucket is non-null (it is raised before the bucket is published).
+/// - B3: every local in a published bucket holds its bit in `summary`,
+///   whose group was allocated before the local was built.
 pub(crate) struct Locals<T> {
     buckets: [AtomicPtr<Padded<T>>; BUCKETS],
     used_buckets: AtomicUsize,
+    summary: Summary,
 }
 
 // SAFETY: locals are shared between threads exactly as their contents allow:
@@ -99,6 +103,7 @@ impl<T> Locals<T> {
             Locals {
                 buckets: null_ptr_array(),
                 used_buckets: AtomicUsize::new(0),
+                summary: Summary::new(),
             }
         }
     }
@@ -123,8 +128,10 @@ impl<T> Locals<T> {
         // A plain loop, not an iterator chain: debug builds copy large
         // locals (a private slot holds a `T` inline) once per adapter frame.
         let mut fresh = Vec::with_capacity(1 << bucket);
-        for _ in 0..1usize << bucket {
-            fresh.push(CachePadded::new(Local::new(first_capacity)));
+        let base = (1usize << bucket) - 1;
+        for offset in 0..1usize << bucket {
+            let bit = self.summary.bit(base + offset);
+            fresh.push(CachePadded::new(Local::new(first_capacity, bit)));
         }
         let fresh: Box<[Padded<T>]> = fresh.into_boxed_slice();
         let fresh = Box::into_raw(fresh).cast::<Padded<T>>();
@@ -173,26 +180,36 @@ impl<T> Locals<T> {
         })
     }
 
-    /// Every allocated local except `own`'s, starting after `own` and
-    /// wrapping around (Go's steal order from pid+1).
-    pub(crate) fn others_after(&self, own: Option<usize>) -> impl Iterator<Item = &Local<T>> + '_ {
-        let own_index = own.unwrap_or(usize::MAX);
-        let after = self
-            .iter()
-            .filter(move |&(index, _)| own.is_none_or(|own| index > own));
-        let before = self
-            .iter()
-            .filter(move |&(index, _)| index < own_index && own.is_some());
-        after.chain(before).map(|(_, local)| local)
+    /// The local of thread `index`, if its bucket is allocated (and
+    /// visible to this thread).
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> Option<&Local<T>> {
+        let Place { bucket, offset, .. } = Place::of(index);
+        // Acquire [bucket-publish]: as in `get_or_create`.
+        let found = self.buckets[bucket].load(Ordering::Acquire);
+        // SAFETY: B1, as in `get_or_create`.
+        (!found.is_null()).then(|| unsafe { &**found.add(offset) })
     }
 
-    /// Every allocated local, starting at `own` and wrapping around (Go's
-    /// victim order).
-    pub(crate) fn all_from(&self, own: Option<usize>) -> impl Iterator<Item = &Local<T>> + '_ {
-        let start = own.unwrap_or(0);
-        let from = self.iter().filter(move |&(index, _)| index >= start);
-        let before = self.iter().filter(move |&(index, _)| index < start);
-        from.chain(before).map(|(_, local)| local)
+    /// The locals whose chain `half` may hold values (the summary's
+    /// candidates), with their indices, starting at index `start` and
+    /// wrapping around: Go's order, skipping locals known to be empty.
+    #[inline]
+    pub(crate) fn candidates(
+        &self,
+        half: usize,
+        start: usize,
+    ) -> impl Iterator<Item = (usize, &Local<T>)> + '_ {
+        // Relaxed [used-buckets]: as in `iter`; locals of a bucket this
+        // load misses are skipped, as if their threads came later.
+        let used = self.used_buckets.load(Ordering::Relaxed);
+        // Buckets `0..used` hold the indices below 2^used - 1.
+        let limit = usize::MAX
+            .checked_shr(usize::BITS - used as u32)
+            .unwrap_or(0);
+        self.summary
+            .candidates(half, start, limit)
+            .filter_map(move |index| Some((index, self.get(index)?)))
     }
 }
 
@@ -264,15 +281,20 @@ mod tests {
         locals.get_or_create(Place::of(0), 1);
         let indices: Vec<usize> = locals.iter().map(|(index, _)| index).collect();
         assert_eq!(indices, [0, 3, 4, 5, 6]);
-        let after_four: Vec<*const Local<u8>> = locals
-            .others_after(Some(4))
-            .map(|l| l as *const _)
-            .collect();
-        let expected: Vec<*const Local<u8>> = [5, 6, 0, 3]
-            .iter()
-            .map(|&i| locals.get_or_create(Place::of(i), 1) as *const _)
-            .collect();
-        assert_eq!(after_four, expected);
-        assert_eq!(locals.all_from(Some(4)).count(), 5);
+        assert!(locals.get(5).is_some() && locals.get(1).is_none());
+        assert!(locals.get(7).is_none());
+    }
+
+    #[test]
+    fn candidates_are_the_marked_locals_from_the_start_index_wrapping() {
+        let locals = Locals::<u8>::new();
+        for index in [0, 4, 5, 6, 70] {
+            let local = locals.get_or_create(Place::of(index), 1);
+            // SAFETY: no other thread uses these locals.
+            unsafe { local.push(1, index as u8) };
+        }
+        let order: Vec<usize> = locals.candidates(1, 5).map(|(index, _)| index).collect();
+        assert_eq!(order, [5, 6, 70, 0, 4]);
+        assert_eq!(locals.candidates(0, 5).count(), 0);
     }
 }

@@ -10,6 +10,7 @@ mod private_slot;
 mod registry;
 mod state;
 mod stats;
+mod summary;
 mod sweeper;
 mod thread_index;
 
@@ -243,16 +244,25 @@ impl<T, F> Pool<T, F> {
         found.map(|(value, _)| value)
     }
 
-    /// Stealing, then the victim cache.
+    /// Stealing, then the victim cache. Both scans visit only the locals
+    /// that the summary names as candidates, in Go's order; the epoch is
+    /// pinned at the first candidate, so a miss on an empty pool reads the
+    /// summary's words and nothing else of other threads.
     fn find_elsewhere(
         &self,
         own: Option<usize>,
         local: Option<&Local<T>>,
         generation: usize,
     ) -> Option<(T, Event)> {
-        let guard = epoch::pin();
-        for other in self.state.locals.others_after(own) {
-            if let Some(value) = other.steal(generation, &guard) {
+        let mut pinned = None;
+        // Go steals from pid + 1 onwards, wrapping, and skips its own.
+        let after_own = own.map_or(0, |own| own.wrapping_add(1));
+        for (index, other) in self.state.locals.candidates(half(generation), after_own) {
+            if Some(index) == own {
+                continue;
+            }
+            let guard = pinned.get_or_insert_with(epoch::pin);
+            if let Some(value) = other.steal(generation, guard) {
                 return Some((value, Event::Stolen));
             }
         }
@@ -274,8 +284,9 @@ impl<T, F> Pool<T, F> {
             return None;
         }
         let victim = generation.wrapping_sub(1);
-        for local in self.state.locals.all_from(own) {
-            if let Some(value) = local.steal(victim, &guard) {
+        for (_, local) in self.state.locals.candidates(half(victim), own.unwrap_or(0)) {
+            let guard = pinned.get_or_insert_with(epoch::pin);
+            if let Some(value) = local.steal(victim, guard) {
                 return Some((value, Event::FromVictim));
             }
         }
@@ -563,14 +574,17 @@ impl<T, F> Pool<T, F> {
         let generation = self.state.generation.load(Ordering::Relaxed);
         let next = generation.wrapping_add(1);
         let mut dropped = Vec::new();
-        let guard = epoch::pin();
-        // The chains that become primary at `next` hold the current victims.
-        for (_, local) in self.state.locals.iter() {
-            while let Some(value) = local.steal(next, &guard) {
+        let mut pinned = None;
+        // The chains that become primary at `next` hold the current victims;
+        // the summary names those that may hold any. A chain is left when
+        // `steal` finds it empty twice around clearing its bit.
+        for (_, local) in self.state.locals.candidates(half(next), 0) {
+            let guard = pinned.get_or_insert_with(epoch::pin);
+            while let Some(value) = local.steal(next, guard) {
                 dropped.push(value);
             }
         }
-        drop(guard);
+        drop(pinned);
         self.drain_expired_private(next, &mut dropped);
         debug_assert_eq!(half(next), half(generation.wrapping_sub(1)));
         // Relaxed [generation]: as in `try_take`; the chains drained above

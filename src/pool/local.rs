@@ -43,20 +43,6 @@ pub(crate) fn half(generation: usize) -> usize {
     generation & 1
 }
 
-/// What a put could not keep, for the caller to count and then drop once it
-/// holds no borrow of the pool (its `Drop` may call back into the pool).
-pub(crate) enum Leftover<T> {
-    /// Everything was kept.
-    None,
-    /// Everything was kept; a victim-aged private value made room by moving
-    /// onto the victim chain.
-    MovedToVictim,
-    /// A private value past two cleanups, displaced by the put.
-    Expired(T),
-    /// The put value itself, refused because the chain is at its bound.
-    Refused(T),
-}
-
 /// A value the private slot did not take, and why.
 pub(crate) enum Spill<T> {
     /// The slot holds a primary value, is lent, or is wanted by a cleanup:
@@ -174,6 +160,8 @@ impl<T> Local<T> {
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
+    #[cold]
+    #[inline(never)]
     pub(crate) unsafe fn overflow(&self, value: T, generation: usize) -> Overflow<T> {
         let primary = half(generation);
         let chain = |value| Overflow::Chain {
@@ -207,38 +195,9 @@ impl<T> Local<T> {
         }
     }
 
-    /// Go's Put, second step: pushes what [`overflow`](Self::overflow)
-    /// chose onto its chain. A value bound for a primary chain that already holds
-    /// `max_chain` values is refused.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns this local (L2).
-    #[inline(always)]
-    pub(crate) unsafe fn put_behind_private(
-        &self,
-        overflow: Overflow<T>,
-        max_chain: usize,
-    ) -> Leftover<T> {
-        let (value, half, kept) = match overflow {
-            Overflow::Chain { value, half, moved } => (
-                value,
-                half,
-                if moved {
-                    Leftover::MovedToVictim
-                } else {
-                    Leftover::None
-                },
-            ),
-            Overflow::Expired(value) => return Leftover::Expired(value),
-        };
-        // The bound is opt-in: measuring the chain pins the epoch.
-        if max_chain != usize::MAX && self.chains[half].len() >= max_chain {
-            return Leftover::Refused(value);
-        }
-        // SAFETY: L2: the caller owns this local.
-        unsafe { self.push(half, value) };
-        kept
+    /// How many values `chains[half]` holds (pins the epoch).
+    pub(crate) fn chain_len(&self, half: usize) -> usize {
+        self.chains[half].len()
     }
 
     /// Takes the private value if it is primary; an expired private value
@@ -348,7 +307,7 @@ impl<T> Local<T> {
     /// empty has its summary bit cleared, and is looked at once more after
     /// the clear (L4): a push whose mark came before the clear is seen by
     /// that look, and one after it has set the bit again.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn steal(&self, generation: usize, guard: &epoch::Guard) -> Option<T> {
         let half = half(generation);
         let chain = &self.chains[half];

@@ -26,7 +26,7 @@ use crate::sync::{
     asymmetric_fence, const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution,
 };
 use crate::unwind::DropEach;
-use local::{half, Age, Leftover, Loan, Local, Overflow, Spill, Taken};
+use local::{half, Age, Loan, Local, Overflow, Spill, Taken};
 use options::{check_first_capacity, Rules};
 use registry::{Ages, Garbage};
 use state::State;
@@ -375,34 +375,33 @@ impl<T, F> Pool<T, F> {
     /// inlined in here (one call per overflow put, not two).
     #[inline(never)]
     fn put_behind_private(&self, local: &Local<T>, spill: Spill<T>, generation: usize) {
-        // SAFETY: the caller owns `local` (it holds its thread index), so it
-        // is the slot's accessor and the chains' producer.
-        let leftover = unsafe {
-            let overflow = match spill {
-                Spill::Primary(value) => Overflow::Chain {
-                    value,
-                    half: half(generation),
-                    moved: false,
-                },
-                Spill::Aged(value) => local.overflow(value, generation),
-            };
-            local.put_behind_private(overflow, self.rules.max_chain)
-        };
-        match leftover {
-            Leftover::None => {}
-            Leftover::MovedToVictim => {
-                // Relaxed [victim-empty]: the hint; a victim chain is not
-                // empty any more, so gets must scan it again.
-                if self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
-                    // Relaxed [victim-empty]: as above.
-                    self.state
-                        .victim_empty_at
-                        .store(generation.wrapping_sub(1), Ordering::Relaxed);
+        let (value, half, moved) = match spill {
+            Spill::Primary(value) => (value, half(generation), false),
+            // SAFETY: the caller owns `local` (it holds its thread index),
+            // so it is the slot's accessor.
+            Spill::Aged(value) => match unsafe { local.overflow(value, generation) } {
+                Overflow::Chain { value, half, moved } => (value, half, moved),
+                Overflow::Expired(expired) => {
+                    self.count(Some(local), Event::DroppedByCleanup, 1);
+                    return drop(expired);
                 }
-            }
-            // Dropped at the end of this statement, with nothing borrowed.
-            Leftover::Expired(_) => self.count(Some(local), Event::DroppedByCleanup, 1),
-            Leftover::Refused(_) => self.count(Some(local), Event::Discarded, 1),
+            },
+        };
+        // The bound is opt-in: measuring the chain pins the epoch.
+        let max_chain = self.rules.max_chain;
+        if max_chain != usize::MAX && local.chain_len(half) >= max_chain {
+            self.count(Some(local), Event::Discarded, 1);
+            return drop(value);
+        }
+        // SAFETY: as above: this thread is the chains' producer (L2).
+        unsafe { local.push(half, value) };
+        // Relaxed [victim-empty]: the hint; the victim chain just received
+        // a value, so gets must scan the victim chains again.
+        if moved && self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
+            // Relaxed [victim-empty]: as above.
+            self.state
+                .victim_empty_at
+                .store(generation.wrapping_sub(1), Ordering::Relaxed);
         }
     }
 

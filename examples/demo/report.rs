@@ -141,13 +141,23 @@ pub(crate) fn report_retention(retained: [u64; 4], threads: usize) {
         "  after cleanup 1            {:>4}   (the victim cache: a get still finds them{note})",
         retained[1]
     );
-    println!(
-        "  after cleanup 2            {:>4}   (at most 1 per idle worker thread: {threads} workers)",
-        retained[2]
-    );
-    println!("  after each worker touches  {:>4}", retained[3]);
-    println!("  A live thread's private slot is only ever emptied by that thread, so an idle");
-    println!("  thread keeps one value until it uses the pool again or exits.");
+    if victim_pool::cleanups_drain_idle_threads() {
+        println!(
+            "  after cleanup 2            {:>4}   (idle workers' private slots drained too: {threads} workers)",
+            retained[2]
+        );
+        println!("  after each worker touches  {:>4}", retained[3]);
+        println!("  Cleanups also empty the private slots of idle live threads (a membarrier");
+        println!("  orders them against the owners, who pay no atomic read-modify-write).");
+    } else {
+        println!(
+            "  after cleanup 2            {:>4}   (at most 1 per idle worker thread: {threads} workers)",
+            retained[2]
+        );
+        println!("  after each worker touches  {:>4}", retained[3]);
+        println!("  No process-wide barrier here: a live thread's private slot is emptied only by");
+        println!("  that thread, so an idle thread keeps one value until it uses the pool again.");
+    }
 }
 
 pub(crate) fn percent(part: u64, whole: u64) -> f64 {

@@ -203,14 +203,14 @@ BUGS = [
        "                if unowned(index) || index < usize::MAX {")],
      [NOBARRIER + m for m in OWNED]),
     ("slot-dekker: the owner's side of the asymmetric fence removed",
-     [("sync/asymmetric_fence.rs", """    pub(crate) fn light() {
-        fence(SeqCst);
-    }""", """    pub(crate) fn light() {
-    }""")], DEKKER),
+     [("sync.rs", """        pub(crate) fn light() {
+            fence(SeqCst);
+        }""", """        pub(crate) fn light() {
+        }""")], DEKKER),
     ("slot-dekker: the cleanup's side of the asymmetric fence removed",
-     [("sync/asymmetric_fence.rs", """        fence(SeqCst);
-        true
-""", """        true
+     [("sync.rs", """            fence(SeqCst);
+            true
+""", """            true
 """)], DEKKER),
     ("slot-busy: an access ends with a Relaxed store",
      [("pool/private_slot.rs", "self.slot.busy.store(false, Ordering::Release);",

@@ -1,12 +1,10 @@
 //! `PoolGuard`: a value on loan from a pool, returned when dropped.
 
 use super::private_slot::LentSlot;
-use super::stats::Counters;
 use super::Pool;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// A value taken from a [`Pool`] that goes back into it when dropped.
@@ -42,23 +40,8 @@ pub(super) enum Held<T> {
     Owned(T),
     /// Lent in place from a private slot of the guard's pool, which the
     /// guard keeps alive (a borrow or an `Arc`).
-    Lent(Lent<T>),
+    Lent(LentSlot<T>),
 }
-
-/// A value lent in place, and where its return is counted.
-pub(super) struct Lent<T> {
-    pub(super) slot: LentSlot<T>,
-    /// The lending local's counters, bumped on return only by a thread
-    /// whose word is `owner_word` (then it owns that local: C1).
-    pub(super) counters: NonNull<Counters>,
-    pub(super) owner_word: usize,
-}
-
-// SAFETY: as for `LentSlot` (the loan is the sole user of one `T`); the
-// counters are touched only by their owner, which the word check ensures.
-unsafe impl<T: Send> Send for Lent<T> {}
-// SAFETY: `&Lent` gives only `&T`.
-unsafe impl<T: Sync> Sync for Lent<T> {}
 
 impl<T> Held<T> {
     /// Gives the value to `pool`: back into its slot if lent.
@@ -74,12 +57,12 @@ impl<T> Held<T> {
     ///
     /// # Safety
     ///
-    /// The guard's pool is alive.
-    unsafe fn into_value(self) -> T {
+    /// `pool` is the guard's pool.
+    unsafe fn into_value<F>(self, pool: &Pool<T, F>) -> T {
         match self {
             Held::Owned(value) => value,
-            // SAFETY: the pool is alive per the caller.
-            Held::Lent(lent) => unsafe { lent.slot.take_back() },
+            // SAFETY: the guard's loan is from `pool`, per the caller.
+            Held::Lent(lent) => unsafe { pool.detach(lent) },
         }
     }
 }
@@ -109,7 +92,7 @@ macro_rules! value_access {
                 match &*self.value {
                     Held::Owned(value) => value,
                     // SAFETY: the guard keeps its pool alive.
-                    Held::Lent(lent) => unsafe { lent.slot.value() },
+                    Held::Lent(lent) => unsafe { lent.value() },
                 }
             }
         }
@@ -120,7 +103,7 @@ macro_rules! value_access {
                 match &mut *self.value {
                     Held::Owned(value) => value,
                     // SAFETY: the guard keeps its pool alive.
-                    Held::Lent(lent) => unsafe { lent.slot.value_mut() },
+                    Held::Lent(lent) => unsafe { lent.value_mut() },
                 }
             }
         }
@@ -167,7 +150,7 @@ macro_rules! value_access {
                 // its handle goes after), and the pool handle (an `Arc` for
                 // owned guards) is dropped exactly once.
                 unsafe {
-                    let value = ManuallyDrop::take(&mut guard.value).into_value();
+                    let value = ManuallyDrop::take(&mut guard.value).into_value(&guard.pool);
                     std::ptr::drop_in_place(&mut guard.pool);
                     value
                 }

@@ -1,7 +1,7 @@
 //! One thread's share of a pool (Go: `poolLocal`).
 
 use super::private_slot::{LentSlot, Look, PrivateSlot};
-use super::stats::Counters;
+use super::stats::{Counters, Event};
 use super::summary::Bit;
 use crate::chain::RawChain;
 use crate::sync::epoch;
@@ -116,6 +116,14 @@ impl<T> Local<T> {
             summary,
             counters: Counters::new(),
         }
+    }
+
+    /// Counts a loan from the private slot: a get, and its put at once
+    /// (`Counters` C2). The owner only (C1).
+    #[inline(always)]
+    pub(crate) fn count_loan(&self) {
+        self.counters.bump_owned(Event::FromPrivate, 1);
+        self.counters.bump_owned(Event::Put, 1);
     }
 
     /// The private slot, for a cleanup's drain (`want`, `drain_if`,
@@ -247,6 +255,23 @@ impl<T> Local<T> {
             // SAFETY: the access looked FULL just above.
             Age::Expired => Loan::Expired(unsafe { access.take() }),
             Age::Victim => Loan::None,
+        }
+    }
+
+    /// Lends the private value if it is primary; anything else (empty,
+    /// lent, wanted, aged) gives `None` and leaves the slot as it was, for
+    /// [`lend_private`](Self::lend_private) on the slow path to sort out.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1).
+    #[inline(always)]
+    pub(crate) unsafe fn lend_primary(&self, generation: usize) -> Option<LentSlot<T>> {
+        // SAFETY: forwarded from the caller.
+        let access = unsafe { self.private.enter() }?;
+        match access.look() {
+            Look::Full(stamp) if Age::of(stamp, generation) == Age::Primary => Some(access.lend()),
+            _ => None,
         }
     }
 

@@ -184,7 +184,14 @@ impl<T> Locals<T> {
     /// visible to this thread).
     #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<&Local<T>> {
-        let Place { bucket, offset, .. } = Place::of(index);
+        self.get_at(Place::of(index))
+    }
+
+    /// The local at `place`, if its bucket is allocated (and visible to
+    /// this thread).
+    #[inline(always)]
+    pub(crate) fn get_at(&self, place: Place) -> Option<&Local<T>> {
+        let Place { bucket, offset, .. } = place;
         // Acquire [bucket-publish]: as in `get_or_create`.
         let found = self.buckets[bucket].load(Ordering::Acquire);
         // SAFETY: B1, as in `get_or_create`.

@@ -14,7 +14,7 @@ mod summary;
 mod sweeper;
 mod thread_index;
 
-use guard::{Held, Lent};
+use guard::Held;
 pub use guard::{OwnedPoolGuard, PoolGuard};
 pub use options::PoolBuilder;
 pub use registry::{cleanup_all, registered_pools};
@@ -28,6 +28,7 @@ use crate::sync::{
 use crate::unwind::DropEach;
 use local::{half, Age, Loan, Local, Overflow, Spill, Taken};
 use options::{check_first_capacity, Rules};
+use private_slot::LentSlot;
 use registry::{Ages, Garbage};
 use state::State;
 use stats::Event;
@@ -35,7 +36,6 @@ use std::fmt;
 use std::marker::PhantomPinned;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
-use std::ptr::NonNull;
 
 /// A set of interchangeable values that threads take and give back, so that
 /// hot paths reuse values instead of allocating them (Go: `sync.Pool`).
@@ -517,9 +517,15 @@ impl<T, F> Pool<T, F> {
     pub fn stats(&self) -> PoolStats {
         let mut stats = PoolStats::default();
         self.state.counters.add_to(&mut stats);
+        let mut on_loan = 0u64;
         for (_, local) in self.state.locals.iter() {
             local.counters.add_to(&mut stats);
+            on_loan += u64::from(local.private().is_lent());
         }
+        // A loan's put is counted when it is lent (C2). Concurrent loans
+        // may make the difference momentarily negative: then it is 0.
+        let puts = stats.puts.wrapping_sub(on_loan);
+        stats.puts = if (puts as i64) < 0 { 0 } else { puts };
         stats.retained = stats
             .puts
             .saturating_sub(stats.hits() + stats.discarded + stats.dropped_by_cleanup);
@@ -661,18 +667,22 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[inline(always)]
     #[must_use = "dropping the guard at once gives the value straight back"]
     pub fn get(&self) -> PoolGuard<'_, T, F> {
-        let held = match self.lend() {
-            Some(lent) => Held::Lent(lent),
-            None => Held::Owned(self.take_for_guard()),
-        };
-        PoolGuard::new(self, held)
+        match self.lend_primary() {
+            Some(lent) => PoolGuard::new(self, Held::Lent(lent)),
+            None => self.get_slow(),
+        }
     }
 
-    /// `take` for a get whose private slot had nothing to lend: out of
-    /// line, so that the lending get stays small.
+    /// `get` when the fast path had nothing to lend: out of line, so that
+    /// the inlined `get` is small enough for its callers to inline in turn
+    /// (a guard returned through a call travels through memory).
     #[inline(never)]
-    fn take_for_guard(&self) -> T {
-        self.take()
+    fn get_slow(&self) -> PoolGuard<'_, T, F> {
+        let held = match self.lend() {
+            Some(lent) => Held::Lent(lent),
+            None => Held::Owned(self.take()),
+        };
+        PoolGuard::new(self, held)
     }
 
     /// Takes a value from the pool, or creates one; the caller owns it.
@@ -707,7 +717,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     pub fn get_owned(self: &std::sync::Arc<Self>) -> OwnedPoolGuard<T, F> {
         let held = match self.lend() {
             Some(lent) => Held::Lent(lent),
-            None => Held::Owned(self.take_for_guard()),
+            None => Held::Owned(self.take()),
         };
         OwnedPoolGuard::new(std::sync::Arc::clone(self), held)
     }
@@ -753,7 +763,7 @@ impl<T, F> Pool<T, F> {
     /// Lends the calling thread's primary private value in place, if it
     /// has one (the first tier of `get`, without moving the value).
     #[inline(always)]
-    fn lend(&self) -> Option<Lent<T>> {
+    fn lend(&self) -> Option<LentSlot<T>> {
         let place = thread_index::current()?;
         // Relaxed [generation]: as in `try_take` (loaded after `current()`).
         let generation = self.state.generation.load(Ordering::Relaxed);
@@ -761,67 +771,75 @@ impl<T, F> Pool<T, F> {
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         match unsafe { local.lend_private(generation) } {
             Loan::Lent(slot) => {
-                self.count(Some(local), Event::FromPrivate, 1);
-                Some(Lent {
-                    slot,
-                    counters: NonNull::from(&local.counters),
-                    owner_word: thread_index::current_word(),
-                })
+                local.count_loan();
+                Some(slot)
             }
             Loan::Expired(expired) => self.lend_after_expired(local, expired),
             Loan::None => None,
         }
     }
 
+    /// `lend`'s common case, all inline: a thread that holds an index, whose
+    /// local exists and whose private value is primary. Everything else
+    /// (first use, an aged or expired value) is `None`, left to `lend`.
+    #[inline(always)]
+    fn lend_primary(&self) -> Option<LentSlot<T>> {
+        let place = thread_index::current_if_held()?;
+        // Relaxed [generation]: as in `try_take`; the index is held already.
+        let generation = self.state.generation.load(Ordering::Relaxed);
+        let local = self.state.locals.get_at(place)?;
+        // SAFETY: this thread holds index `place.index`, so it owns the local.
+        let slot = unsafe { local.lend_primary(generation) }?;
+        local.count_loan();
+        Some(slot)
+    }
+
     /// Drops an expired private value found by `lend`, then tries again
     /// (as `take_after_expired` does for takes).
     #[cold]
     #[inline(never)]
-    fn lend_after_expired(&self, local: &Local<T>, expired: T) -> Option<Lent<T>> {
+    fn lend_after_expired(&self, local: &Local<T>, expired: T) -> Option<LentSlot<T>> {
         self.count(Some(local), Event::DroppedByCleanup, 1);
         drop(expired);
         self.lend()
     }
 
     /// A guard's drop of a lent value: the value stays where it is and the
-    /// slot is marked full, stamped now, as a put would stamp it. Counted as
-    /// a put on the lending local when the dropping thread owns it (the
-    /// common case: no lookup), else on the dropping thread's own local.
+    /// slot is marked full, stamped now, as a put would stamp it. Nothing is
+    /// counted: lending counted the put already (`Counters` C2), so a drop
+    /// on any thread needs no lookup of its own local.
     #[inline(always)]
-    fn give_back(&self, lent: Lent<T>) {
+    fn give_back(&self, lent: LentSlot<T>) {
         if self.rules.screens {
             return self.give_back_screened(lent);
-        }
-        if thread_index::current_word() == lent.owner_word {
-            // SAFETY: the guard keeps the pool, and so the local, alive; the
-            // word says this thread owns the local, so it may bump its
-            // counters (C1).
-            unsafe { lent.counters.as_ref() }.bump_owned(Event::Put, 1);
-        } else {
-            self.count_put_here();
         }
         // Relaxed [generation]: as in `put`.
         let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: the guard that held the loan keeps the pool alive.
-        unsafe { lent.slot.give_back(generation) };
+        unsafe { lent.give_back(generation) };
     }
 
-    /// Counts a put on the calling thread's local (or the pool's counters).
-    #[cold]
-    #[inline(never)]
-    fn count_put_here(&self) {
+    /// Moves a lent value out of its slot for good, taking back the put
+    /// that lending counted (C2) on the calling thread's counters.
+    ///
+    /// # Safety
+    ///
+    /// `lent` is a loan from this pool.
+    pub(super) unsafe fn detach(&self, lent: LentSlot<T>) -> T {
         let local = thread_index::current()
             .map(|place| self.state.locals.get_or_create(place, self.first_capacity));
-        self.count(local, Event::Put, 1);
+        self.count(local, Event::Put, u64::MAX);
+        // SAFETY: from this pool per the caller, which is alive (`&self`).
+        unsafe { lent.take_back() }
     }
 
     /// `give_back` for a pool with return rules: the value is moved out and
     /// screened as `put` screens it.
     #[cold]
     #[inline(never)]
-    fn give_back_screened(&self, lent: Lent<T>) {
-        // SAFETY: the guard that held the loan keeps the pool alive.
-        self.put_screened(unsafe { lent.slot.take_back() });
+    fn give_back_screened(&self, lent: LentSlot<T>) {
+        // SAFETY: the guard's loan is from this pool.
+        self.put_screened(unsafe { self.detach(lent) });
     }
 
     /// A guard's drop of a value it owns: `put`, out of line so that the

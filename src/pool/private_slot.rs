@@ -120,6 +120,15 @@ impl<T> PrivateSlot<T> {
         Some(Access { slot: self })
     }
 
+    /// Whether the value is on loan now (for statistics: a loan begun or
+    /// ended concurrently may or may not be seen).
+    pub(crate) fn is_lent(&self) -> bool {
+        // Relaxed [loan-count]: coherence alone makes a loan that ended
+        // before this call (in happens-before order) read as ended; no
+        // memory is read on its strength.
+        self.state.load(Ordering::Relaxed) == LENT
+    }
+
     /// Marks the slot wanted by a drainer, unless it looks EMPTY or LENT
     /// (then returns false and the drainer leaves it alone: a value put
     /// meanwhile, or given back, is fresh, not expired). The drainer then

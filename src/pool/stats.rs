@@ -74,6 +74,12 @@ const _: () = assert!(
 ///   holder of its thread index), with a plain load and store; ownership
 ///   hand-offs are ordered by the thread registry, so no increment is lost.
 ///   The pool's own counters are bumped with `fetch_add` by any thread.
+/// - C2: a loan's put is counted when the value is lent, so that giving it
+///   back counts nothing and needs no lookup on any thread. Until then the
+///   sum of `Put` counts one put too many for each slot that is LENT,
+///   which `Pool::stats` subtracts; a loan that is detached instead
+///   (`into_inner`, or moved out to be screened) is taken back as one put
+///   less on the detaching thread's counters.
 #[derive(Debug)]
 pub(crate) struct Counters {
     counts: [AtomicU64; EVENTS],
@@ -90,6 +96,10 @@ impl Counters {
 
     /// Bumps a counter that only the calling thread writes (C1): no
     /// read-modify-write, so the fast path stays free of them.
+    ///
+    /// Counts wrap: a thread that detaches a loan another thread made
+    /// takes back that loan's put with `by = u64::MAX` (minus one) on its
+    /// own counters (C2), so only sums over all counters mean anything.
     #[inline(always)]
     pub(crate) fn bump_owned(&self, event: Event, by: u64) {
         let counter = &self.counts[event as usize];
@@ -97,10 +107,10 @@ impl Counters {
         // time (C1); readers need no other memory to be visible.
         let count = counter.load(Ordering::Relaxed);
         // Relaxed [owner-counter]: as above.
-        counter.store(count + by, Ordering::Relaxed);
+        counter.store(count.wrapping_add(by), Ordering::Relaxed);
     }
 
-    /// Bumps a counter that any thread may write.
+    /// Bumps a counter that any thread may write (wrapping, as above).
     pub(crate) fn bump_shared(&self, event: Event, by: u64) {
         // Relaxed [shared-counter]: a statistic; the RMW alone keeps counts.
         self.counts[event as usize].fetch_add(by, Ordering::Relaxed);
@@ -127,15 +137,19 @@ impl Counters {
 
 impl AddAssign for PoolStats {
     fn add_assign(&mut self, other: PoolStats) {
-        self.from_private += other.from_private;
-        self.from_own_chain += other.from_own_chain;
-        self.stolen += other.stolen;
-        self.from_victim += other.from_victim;
-        self.created += other.created;
-        self.missed += other.missed;
-        self.puts += other.puts;
-        self.discarded += other.discarded;
-        self.dropped_by_cleanup += other.dropped_by_cleanup;
-        self.retained += other.retained;
+        // Wrapping: one thread's `puts` may be "negative" (C2); sums are
+        // what count.
+        self.from_private = self.from_private.wrapping_add(other.from_private);
+        self.from_own_chain = self.from_own_chain.wrapping_add(other.from_own_chain);
+        self.stolen = self.stolen.wrapping_add(other.stolen);
+        self.from_victim = self.from_victim.wrapping_add(other.from_victim);
+        self.created = self.created.wrapping_add(other.created);
+        self.missed = self.missed.wrapping_add(other.missed);
+        self.puts = self.puts.wrapping_add(other.puts);
+        self.discarded = self.discarded.wrapping_add(other.discarded);
+        self.dropped_by_cleanup = self
+            .dropped_by_cleanup
+            .wrapping_add(other.dropped_by_cleanup);
+        self.retained = self.retained.wrapping_add(other.retained);
     }
 }

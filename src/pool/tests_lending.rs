@@ -61,6 +61,29 @@ fn a_guard_dropped_on_another_thread_gives_the_value_back_to_the_lenders_slot() 
 }
 
 #[test]
+fn statistics_count_a_loans_put_when_it_ends_on_any_thread_and_never_for_a_detached_one() {
+    let pool: StdArc<Pool<String>> = StdArc::new(Pool::new(String::new));
+    pool.put(String::from("a"));
+    let counts = |pool: &Pool<String>| {
+        let stats = pool.stats();
+        (stats.from_private, stats.puts, stats.retained)
+    };
+    let lent = pool.get_owned();
+    assert_eq!(counts(&pool), (1, 1, 0), "a loan on the way out is no put");
+    let other = std::thread::spawn(move || drop(lent));
+    other.join().unwrap();
+    assert_eq!(counts(&pool), (1, 2, 1), "given back on another thread");
+    let lent = pool.get_owned();
+    let detached = std::thread::spawn(move || OwnedPoolGuard::into_inner(lent));
+    assert_eq!(detached.join().unwrap(), "a");
+    assert_eq!(counts(&pool), (2, 2, 0), "detached on another thread");
+    let lent = pool.get();
+    assert_eq!(PoolGuard::into_inner(lent), "", "created by the miss");
+    let stats = pool.stats();
+    assert_eq!((stats.created, stats.puts, stats.retained), (1, 2, 0));
+}
+
+#[test]
 fn detaching_a_lent_value_empties_the_slot() {
     let drops = StdArc::new(Drops::default());
     let pool: Pool<Tracked> = Pool::new(no_create);

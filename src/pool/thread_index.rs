@@ -152,6 +152,15 @@ pub(crate) fn current() -> Option<Place> {
     (word & Place::WORD_VALID != 0).then(|| Place::from_word(word))
 }
 
+/// The calling thread's place if it already holds an index: one
+/// thread-local load and one test, never the first-use path (for fast paths
+/// that fall back to one that calls [`current`]).
+#[inline(always)]
+pub(crate) fn current_if_held() -> Option<Place> {
+    let word = current_word();
+    (word & Place::WORD_VALID != 0).then(|| Place::from_word(word))
+}
+
 /// The calling thread's word as it is now, without acquiring an index: the
 /// encoded place while the thread holds an index, otherwise a value that no
 /// place encodes to. Two threads never see the same place word at once, so a

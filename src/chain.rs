@@ -34,9 +34,10 @@ struct Link<T> {
     /// The next older link: set at creation, cleared once by the stealer that
     /// unlinks that older link (I4).
     prev: AtomicPtr<Link<T>>,
-    /// The chain's count of allocated slots, shared so that a link freed by
-    /// the epoch after the chain is gone can still subtract itself.
-    allocated_slots: Arc<AtomicUsize>,
+    /// The chain's count of allocated slots, if it keeps one (`Growth`),
+    /// shared so that a link freed by the epoch after the chain is gone can
+    /// still subtract itself.
+    allocated_slots: Option<Arc<AtomicUsize>>,
     freed: epoch::FreedCheck,
 }
 
@@ -63,18 +64,16 @@ unsafe fn deref<'a, T>(link: *mut Link<T>) -> &'a Link<T> {
 }
 
 impl<T> Link<T> {
-    fn boxed(
-        capacity: usize,
-        prev: *mut Link<T>,
-        allocated_slots: &Arc<AtomicUsize>,
-    ) -> *mut Link<T> {
-        // Relaxed [slot-count]: a statistic; no memory is published by it.
-        allocated_slots.fetch_add(capacity, Ordering::Relaxed);
+    fn boxed(capacity: usize, prev: *mut Link<T>, growth: Growth<'_>) -> *mut Link<T> {
+        if let Some(slots) = growth.allocated_slots {
+            // Relaxed [slot-count]: a statistic; no memory is published by it.
+            slots.fetch_add(capacity, Ordering::Relaxed);
+        }
         Box::into_raw(Box::new(Link {
             ring: Ring::new(capacity, 0),
             next: AtomicPtr::new(ptr::null_mut()),
             prev: AtomicPtr::new(prev),
-            allocated_slots: Arc::clone(allocated_slots),
+            allocated_slots: growth.allocated_slots.cloned(),
             freed: epoch::FreedCheck::default(),
         }))
     }
@@ -82,9 +81,37 @@ impl<T> Link<T> {
 
 impl<T> Drop for Link<T> {
     fn drop(&mut self) {
-        // Relaxed [slot-count]: as in `boxed`.
-        self.allocated_slots
-            .fetch_sub(self.ring.capacity(), Ordering::Relaxed);
+        if let Some(slots) = &self.allocated_slots {
+            // Relaxed [slot-count]: as in `boxed`.
+            slots.fetch_sub(self.ring.capacity(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// How a chain grows: the capacity of its first link, and where its
+/// allocated slots are counted, if anywhere. The chain's owner (a
+/// [`PoolChain`], or a pool for all its locals' chains) keeps these and
+/// passes them to each push, so that a chain itself is two pointers.
+#[derive(Clone, Copy)]
+pub(crate) struct Growth<'a> {
+    first_capacity: usize,
+    allocated_slots: Option<&'a Arc<AtomicUsize>>,
+}
+
+impl<'a> Growth<'a> {
+    /// Growth from `first_capacity`, which the owner checked when it was
+    /// made (`check_capacity`), counting allocated slots into
+    /// `allocated_slots` if given.
+    #[inline(always)]
+    pub(crate) fn new(
+        first_capacity: usize,
+        allocated_slots: Option<&'a Arc<AtomicUsize>>,
+    ) -> Self {
+        debug_assert!(first_capacity.is_power_of_two() && first_capacity <= MAX_CAPACITY);
+        Growth {
+            first_capacity,
+            allocated_slots,
+        }
     }
 }
 
@@ -110,8 +137,6 @@ impl<T> Drop for Link<T> {
 pub(crate) struct RawChain<T> {
     head: UnsafeCell<*mut Link<T>>,
     tail: AtomicPtr<Link<T>>,
-    first_capacity: usize,
-    allocated_slots: Arc<AtomicUsize>,
 }
 
 // SAFETY: links are shared between the producer and stealers exactly as rings
@@ -123,21 +148,11 @@ unsafe impl<T: Send> Sync for RawChain<T> {}
 
 impl<T> RawChain<T> {
     /// An empty chain; nothing is allocated until the first push.
-    pub(crate) fn new(first_capacity: usize) -> Self {
-        check_capacity("PoolChain first-link", first_capacity);
+    pub(crate) fn new() -> Self {
         RawChain {
             head: UnsafeCell::new(ptr::null_mut()),
             tail: AtomicPtr::new(ptr::null_mut()),
-            first_capacity,
-            allocated_slots: Arc::new(AtomicUsize::new(0)),
         }
-    }
-
-    /// Ring slots allocated for this chain, including rings that are
-    /// unlinked but not yet freed by the epoch.
-    pub(crate) fn allocated_slots(&self) -> usize {
-        // Relaxed [slot-count]: a statistic.
-        self.allocated_slots.load(Ordering::Relaxed)
     }
 
     /// Adds `value` as the newest value, starting a new link twice the size
@@ -152,14 +167,14 @@ impl<T> RawChain<T> {
     ///
     /// The caller is the chain's single producer: producer calls
     /// (`push_head`, `pop_head`) never overlap and are ordered by
-    /// happens-before.
+    /// happens-before. Every push passes the same `growth`.
     #[inline]
-    pub(crate) unsafe fn push_head(&self, value: T) -> bool {
+    pub(crate) unsafe fn push_head(&self, value: T, growth: Growth<'_>) -> bool {
         // SAFETY: the producer alone touches `head` (I1).
         let head = self.head.with(|p| unsafe { *p });
         if head.is_null() {
             // SAFETY: forwarded from the caller.
-            unsafe { self.push_into_new_link(head, self.first_capacity, value) };
+            unsafe { self.push_into_new_link(head, growth.first_capacity, value, growth) };
             return true;
         }
         // SAFETY: the head link is never retired while it is the head (I1).
@@ -170,7 +185,7 @@ impl<T> RawChain<T> {
             Err(value) => {
                 let capacity = (head_link.ring.capacity() * 2).min(MAX_CAPACITY);
                 // SAFETY: forwarded from the caller.
-                unsafe { self.push_into_new_link(head, capacity, value) };
+                unsafe { self.push_into_new_link(head, capacity, value, growth) };
                 true
             }
         }
@@ -185,8 +200,14 @@ impl<T> RawChain<T> {
     /// As for [`RawChain::push_head`]; `head` is the current head link.
     #[cold]
     #[inline(never)]
-    unsafe fn push_into_new_link(&self, head: *mut Link<T>, capacity: usize, value: T) {
-        let link = Link::boxed(capacity, head, &self.allocated_slots);
+    unsafe fn push_into_new_link(
+        &self,
+        head: *mut Link<T>,
+        capacity: usize,
+        value: T,
+        growth: Growth<'_>,
+    ) {
+        let link = Link::boxed(capacity, head, growth);
         // SAFETY: the link is new and unpublished, so we are its only user.
         if unsafe { deref(link).ring.push_head(value) }.is_err() {
             unreachable!("a new ring accepts its first value");
@@ -402,6 +423,9 @@ impl<T> RawChain<T> {
 /// ```
 pub struct PoolChain<T> {
     chain: Arc<RawChain<T>>,
+    first_capacity: usize,
+    /// Ring slots allocated and not yet freed, shared with every link.
+    allocated_slots: Arc<AtomicUsize>,
     /// Makes the handle `!Sync`: it is the single producer.
     _producer: PhantomData<Cell<()>>,
 }
@@ -428,8 +452,11 @@ impl<T> PoolChain<T> {
     /// let _ = PoolChain::<u8>::with_first_capacity(3);
     /// ```
     pub fn with_first_capacity(capacity: usize) -> Self {
+        check_capacity("PoolChain first-link", capacity);
         PoolChain {
-            chain: Arc::new(RawChain::new(capacity)),
+            chain: Arc::new(RawChain::new()),
+            first_capacity: capacity,
+            allocated_slots: Arc::new(AtomicUsize::new(0)),
             _producer: PhantomData,
         }
     }
@@ -437,8 +464,9 @@ impl<T> PoolChain<T> {
     /// Adds `value` as the newest value; allocates a new ring when the newest
     /// one is full.
     pub fn push_head(&self, value: T) {
+        let growth = Growth::new(self.first_capacity, Some(&self.allocated_slots));
         // SAFETY: this `!Sync` handle is the only producer.
-        unsafe { self.chain.push_head(value) };
+        unsafe { self.chain.push_head(value, growth) };
     }
 
     /// Removes the newest value.
@@ -470,7 +498,8 @@ impl<T> PoolChain<T> {
     /// Multiply by `size_of::<T>()` (plus a flag per slot) for the memory a
     /// chain holds.
     pub fn allocated_slots(&self) -> usize {
-        self.chain.allocated_slots()
+        // Relaxed [slot-count]: a statistic.
+        self.allocated_slots.load(Ordering::Relaxed)
     }
 }
 

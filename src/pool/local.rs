@@ -3,7 +3,7 @@
 use super::private_slot::{LentSlot, Look, PrivateSlot};
 use super::stats::{Counters, Event};
 use super::summary::Bit;
-use crate::chain::RawChain;
+use crate::chain::{Growth, RawChain};
 use crate::sync::epoch;
 use crate::unwind::for_each_despite_panics;
 
@@ -102,18 +102,15 @@ pub(crate) enum Loan<T> {
 pub(crate) struct Local<T> {
     private: PrivateSlot<T>,
     chains: [RawChain<T>; 2],
-    /// This local's bit in the pool's summary of non-empty chains.
-    summary: Bit,
     /// Written by the owner only (see `Counters`' C1).
     pub(crate) counters: Counters,
 }
 
 impl<T> Local<T> {
-    pub(crate) fn new(first_capacity: usize, summary: Bit) -> Self {
+    pub(crate) fn new() -> Self {
         Local {
             private: PrivateSlot::empty(),
-            chains: [RawChain::new(first_capacity), RawChain::new(first_capacity)],
-            summary,
+            chains: [RawChain::new(), RawChain::new()],
             counters: Counters::new(),
         }
     }
@@ -313,18 +310,26 @@ impl<T> Local<T> {
         unsafe { self.chains[half(generation)].pop_head() }
     }
 
-    /// Pushes `value` onto `chains[half]` (Go: `shared.pushHead`), and
-    /// marks the chain in the summary if the value went into an empty ring
-    /// (L4): one read-modify-write more, only when a ring fills from empty.
+    /// Pushes `value` onto `chains[half]` (Go: `shared.pushHead`), growing
+    /// as `growth` says, and marks the chain with `bit` (this local's bit
+    /// in the summary, asked for only then) if the value went into an empty
+    /// ring (L4): one read-modify-write more, only when a ring fills from
+    /// empty.
     ///
     /// # Safety
     ///
     /// The caller owns this local (L2).
     #[inline]
-    pub(crate) unsafe fn push(&self, half: usize, value: T) {
+    pub(crate) unsafe fn push(
+        &self,
+        half: usize,
+        value: T,
+        growth: Growth<'_>,
+        bit: impl FnOnce() -> Bit,
+    ) {
         // SAFETY: forwarded from the caller.
-        if unsafe { self.chains[half].push_head(value) } {
-            self.summary.mark(half);
+        if unsafe { self.chains[half].push_head(value, growth) } {
+            bit().mark(half);
         }
     }
 
@@ -332,17 +337,18 @@ impl<T> Local<T> {
     /// empty has its summary bit cleared, and is looked at once more after
     /// the clear (L4): a push whose mark came before the clear is seen by
     /// that look, and one after it has set the bit again.
+    /// `bit` is this local's bit in the summary.
     #[inline(never)]
-    pub(crate) fn steal(&self, generation: usize, guard: &epoch::Guard) -> Option<T> {
+    pub(crate) fn steal(&self, generation: usize, guard: &epoch::Guard, bit: &Bit) -> Option<T> {
         let half = half(generation);
         let chain = &self.chains[half];
         if let Some(value) = chain.pop_tail(guard) {
             return Some(value);
         }
-        self.summary.clear(half);
+        bit.clear(half);
         let value = chain.pop_tail(guard)?;
         // More may follow the value just found: keep the chain visible.
-        self.summary.remark(half);
+        bit.remark(half);
         Some(value)
     }
 }

@@ -1,18 +1,23 @@
 //! A pool's locals, indexed by thread index, in buckets that never move.
 //!
 //! ```text
-//!   bucket:   0     1         2                   3
-//!   holds:  [ 0 ] [ 1  2 ] [ 3  4  5  6 ] [ 7 ... 14 ]   ... bucket b holds 2^b
+//!   index:   0..6          7..14         15..30            31..62        ...
+//!   bucket:  0..6          7..14         15..22            23..30
+//!   holds:   1 local each  1 local each  2 locals each     4 locals each
 //! ```
 //!
-//! A bucket is allocated the first time a thread whose index falls in it
-//! uses the pool, and freed only with the pool, so a `&Local` stays valid
-//! for as long as the pool is borrowed: the owner's fast path needs no pin
-//! and no lock, and growth never moves or loses a value (unlike Go, whose
-//! per-P array is reallocated, dropping its contents, when GOMAXPROCS changes).
+//! Eight buckets per doubling of the thread count (one bucket per index
+//! below 15): a pool used by T threads allocates locals for at most
+//! T + T/8 indices, where buckets that each doubled would allocate up to
+//! 2T. A bucket is allocated the first time a thread whose index falls in
+//! it uses the pool, and freed only with the pool, so a `&Local` stays
+//! valid for as long as the pool is borrowed: the owner's fast path needs
+//! no pin and no lock, and growth never moves or loses a value (unlike Go,
+//! whose per-P array is reallocated, dropping its contents, when GOMAXPROCS
+//! changes).
 
 use super::local::Local;
-use super::summary::Summary;
+use super::summary::{Bit, Summary};
 use crate::sync::{
     const_fn_unless_loom, null_ptr_array, AtomicPtr, AtomicUsize, CachePadded, Ordering,
 };
@@ -20,9 +25,35 @@ use crate::unwind::for_each_despite_panics;
 use std::fmt;
 use std::ptr;
 
-const BUCKETS: usize = usize::BITS as usize;
+/// Buckets per doubling of the index, as a power of two.
+const SPLIT_BITS: u32 = 3;
+const SPLIT: usize = 1 << SPLIT_BITS;
+/// Indices below this have a bucket each.
+const SINGLES: usize = SPLIT - 1;
+/// Room for every bucket of an index below [`Place::MAX_INDEX`], rounded up
+/// to a power of two so that a mask bounds the bucket number.
+const BUCKETS: usize = 256;
 
 type Padded<T> = CachePadded<Local<T>>;
+
+/// The number of locals in bucket `bucket`.
+fn bucket_len(bucket: usize) -> usize {
+    if bucket < SINGLES {
+        1
+    } else {
+        1 << ((bucket - SINGLES) >> SPLIT_BITS)
+    }
+}
+
+/// The index of the first local in bucket `bucket`.
+fn bucket_start(bucket: usize) -> usize {
+    if bucket < SINGLES {
+        return bucket;
+    }
+    let doublings = (bucket - SINGLES) >> SPLIT_BITS;
+    let part = (bucket - SINGLES) & (SPLIT - 1);
+    ((SPLIT + part) << doublings) - 1
+}
 
 /// Where a thread index's local lives; computed once per thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,52 +64,76 @@ pub(crate) struct Place {
 }
 
 impl Place {
-    /// Set in every word made by [`Place::to_word`].
-    pub(crate) const WORD_VALID: usize = 1 << 7;
-    const WORD_BUCKET: usize = (1 << 6) - 1;
+    /// Set in every word made by [`Place::to_word`] (the sign bit, so the
+    /// test is one instruction).
+    pub(crate) const WORD_VALID: usize = 1 << (usize::BITS - 1);
+    const WORD_BUCKET: usize = BUCKETS - 1;
     const WORD_OFFSET_SHIFT: u32 = 8;
+    const WORD_OFFSET: usize = (1 << 28) - 1;
+    const WORD_INDEX_SHIFT: u32 = 36;
+    /// The largest thread index a place can hold (2^27 threads alive at
+    /// once).
+    pub(crate) const MAX_INDEX: usize = (1 << 27) - 1;
 
+    /// # Panics
+    ///
+    /// Panics if `index` is past [`Place::MAX_INDEX`].
     pub(crate) fn of(index: usize) -> Place {
+        assert!(
+            index <= Self::MAX_INDEX,
+            "more than 2^27 threads alive at once hold a thread index"
+        );
         let position = index + 1;
-        let bucket = (usize::BITS - 1 - position.leading_zeros()) as usize;
+        let doubling = usize::BITS - 1 - position.leading_zeros();
+        let (bucket, offset) = if position <= SINGLES {
+            (index, 0)
+        } else {
+            let shift = doubling - SPLIT_BITS;
+            let part = (position >> shift) & (SPLIT - 1);
+            let bucket = SINGLES + ((shift as usize) << SPLIT_BITS) + part;
+            (bucket, position & ((1 << shift) - 1))
+        };
         Place {
             index,
             bucket,
-            offset: position - (1 << bucket),
+            offset,
         }
     }
 
-    /// The place in one word, decoded by [`Place::from_word`] with a mask and
-    /// a shift: the bucket in bits 0-5, [`Place::WORD_VALID`], the offset
-    /// from bit 8. The mask also proves `bucket < BUCKETS` to the compiler,
-    /// so indexing the buckets needs no bounds check.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the offset does not fit (2^56 threads).
+    /// The place in one word, decoded by [`Place::from_word`] with masks and
+    /// shifts: the bucket in bits 0-7, the offset in bits 8-35, the index in
+    /// bits 36-62, and [`Place::WORD_VALID`]. The mask also proves
+    /// `bucket < BUCKETS` to the compiler, so indexing the buckets needs no
+    /// bounds check.
     pub(crate) fn to_word(self) -> usize {
-        assert!(self.offset >> (usize::BITS - Self::WORD_OFFSET_SHIFT) == 0);
-        self.offset << Self::WORD_OFFSET_SHIFT | Self::WORD_VALID | self.bucket
+        debug_assert!(self.index <= Self::MAX_INDEX && self.offset <= Self::WORD_OFFSET);
+        self.index << Self::WORD_INDEX_SHIFT
+            | self.offset << Self::WORD_OFFSET_SHIFT
+            | Self::WORD_VALID
+            | self.bucket
     }
 
     /// Inverse of [`Place::to_word`].
     #[inline(always)]
     pub(crate) fn from_word(word: usize) -> Place {
-        let bucket = word & Self::WORD_BUCKET;
-        let offset = word >> Self::WORD_OFFSET_SHIFT;
         Place {
-            index: (1 << bucket) - 1 + offset,
-            bucket,
-            offset,
+            index: (word & !Self::WORD_VALID) >> Self::WORD_INDEX_SHIFT,
+            bucket: word & Self::WORD_BUCKET,
+            offset: (word >> Self::WORD_OFFSET_SHIFT) & Self::WORD_OFFSET,
         }
     }
 }
 
-const _: () = assert!(BUCKETS <= Place::WORD_BUCKET + 1 && Place::WORD_BUCKET < Place::WORD_VALID);
+const _: () = assert!(
+    Place::WORD_BUCKET < 1 << Place::WORD_OFFSET_SHIFT
+        && (Place::WORD_OFFSET << Place::WORD_OFFSET_SHIFT) < 1 << Place::WORD_INDEX_SHIFT
+        && (Place::MAX_INDEX << Place::WORD_INDEX_SHIFT) < Place::WORD_VALID
+);
 
 /// # Invariants
 ///
-/// - B1: `buckets[b]` is null or points to `2^b` initialized locals; it goes
+/// - B1: `buckets[b]` is null or points to `bucket_len(b)` initialized
+///   locals, those of the indices from `bucket_start(b)` on; it goes
 ///   from null to non-null once (by CAS) and is freed only by `Drop`.
 /// - B2: `used_buckets` is at least one more than the largest `b` whose
 ///   bucket is non-null (it is raised before the bucket is published).
@@ -110,28 +165,31 @@ impl<T> Locals<T> {
 
     /// The local of thread `index`, allocating its bucket on first use.
     #[inline]
-    pub(crate) fn get_or_create(&self, place: Place, first_capacity: usize) -> &Local<T> {
+    pub(crate) fn get_or_create(&self, place: Place) -> &Local<T> {
         let Place { bucket, offset, .. } = place;
         // Acquire [bucket-publish]: pairs with the Release CAS in `allocate`,
         // so the locals' construction is visible before we use them.
         let mut locals = self.buckets[bucket].load(Ordering::Acquire);
         if locals.is_null() {
-            locals = self.allocate(bucket, first_capacity);
+            locals = self.allocate(bucket);
         }
-        // SAFETY: B1: a non-null bucket holds 2^bucket locals, `offset` is
-        // below that, and buckets live as long as `self`.
+        // SAFETY: B1: a non-null bucket holds `bucket_len(bucket)` locals,
+        // `offset` is below that (`Place::of`), and buckets live as long as
+        // `self`.
         unsafe { &*locals.add(offset) }
     }
 
     #[cold]
-    fn allocate(&self, bucket: usize, first_capacity: usize) -> *mut Padded<T> {
+    fn allocate(&self, bucket: usize) -> *mut Padded<T> {
         // A plain loop, not an iterator chain: debug builds copy large
         // locals (a private slot holds a `T` inline) once per adapter frame.
-        let mut fresh = Vec::with_capacity(1 << bucket);
-        let base = (1usize << bucket) - 1;
-        for offset in 0..1usize << bucket {
-            let bit = self.summary.bit(base + offset);
-            fresh.push(CachePadded::new(Local::new(first_capacity, bit)));
+        let len = bucket_len(bucket);
+        let mut fresh = Vec::with_capacity(len);
+        let base = bucket_start(bucket);
+        for offset in 0..len {
+            // B3: the local's summary groups exist before the local does.
+            self.summary.bit(base + offset);
+            fresh.push(CachePadded::new(Local::new()));
         }
         let fresh: Box<[Padded<T>]> = fresh.into_boxed_slice();
         let fresh = Box::into_raw(fresh).cast::<Padded<T>>();
@@ -152,7 +210,7 @@ impl<T> Locals<T> {
             Err(winner) => {
                 // SAFETY: `fresh` was never published; it came from a boxed
                 // slice of exactly this length.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, 1 << bucket)) });
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, len)) });
                 winner
             }
         }
@@ -170,14 +228,21 @@ impl<T> Locals<T> {
                 &[]
             } else {
                 // SAFETY: B1, as in `get_or_create`.
-                unsafe { std::slice::from_raw_parts(locals, 1 << bucket) }
+                unsafe { std::slice::from_raw_parts(locals, bucket_len(bucket)) }
             };
-            let base = (1usize << bucket) - 1;
+            let base = bucket_start(bucket);
             slice
                 .iter()
                 .enumerate()
                 .map(move |(offset, local)| (base + offset, &**local))
         })
+    }
+
+    /// The summary bit of the local of thread `index`, which exists (B3:
+    /// its groups were allocated before it).
+    #[inline]
+    pub(crate) fn bit(&self, index: usize) -> Bit {
+        self.summary.bit(index)
     }
 
     /// The local of thread `index`, if its bucket is allocated (and
@@ -210,10 +275,8 @@ impl<T> Locals<T> {
         // Relaxed [used-buckets]: as in `iter`; locals of a bucket this
         // load misses are skipped, as if their threads came later.
         let used = self.used_buckets.load(Ordering::Relaxed);
-        // Buckets `0..used` hold the indices below 2^used - 1.
-        let limit = usize::MAX
-            .checked_shr(usize::BITS - used as u32)
-            .unwrap_or(0);
+        // Buckets `0..used` hold the indices below the start of `used`.
+        let limit = bucket_start(used);
         self.summary
             .candidates(half, start, limit)
             .filter_map(move |index| Some((index, self.get(index)?)))
@@ -234,7 +297,8 @@ impl<T> Drop for Locals<T> {
                 // SAFETY: B1: allocated in `allocate` as a boxed slice of this
                 // length and freed only here, once.
                 (!locals.is_null()).then(|| unsafe {
-                    Box::from_raw(ptr::slice_from_raw_parts_mut(locals, 1 << bucket)).into_vec()
+                    Box::from_raw(ptr::slice_from_raw_parts_mut(locals, bucket_len(bucket)))
+                        .into_vec()
                 })
             });
         for_each_despite_panics(buckets.flatten(), drop);
@@ -252,6 +316,7 @@ impl<T> fmt::Debug for Locals<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::chain::Growth;
 
     #[test]
     fn indices_map_to_consecutive_bucket_slots() {
@@ -260,20 +325,57 @@ mod tests {
             (place.bucket, place.offset)
         };
         assert_eq!(locate(0), (0, 0));
-        assert_eq!(locate(1), (1, 0));
-        assert_eq!(locate(2), (1, 1));
-        assert_eq!(locate(3), (2, 0));
-        assert_eq!(locate(6), (2, 3));
-        assert_eq!(locate(7), (3, 0));
-        assert_eq!(
-            locate(usize::MAX - 1),
-            (BUCKETS - 1, (1 << (BUCKETS - 1)) - 1)
-        );
+        assert_eq!(locate(6), (6, 0));
+        assert_eq!(locate(7), (7, 0));
+        assert_eq!(locate(14), (14, 0));
+        assert_eq!(locate(15), (15, 0));
+        assert_eq!(locate(16), (15, 1));
+        assert_eq!(locate(17), (16, 0));
+        assert_eq!(locate(31), (23, 0));
+        assert_eq!(locate(34), (23, 3));
+        // Every index, in order, fills each bucket from offset 0 up to its
+        // length, then starts the next one.
+        let mut expected = (0, 0);
+        for index in 0..5000 {
+            let place = Place::of(index);
+            assert_eq!((place.bucket, place.offset), expected, "index {index}");
+            assert_eq!(bucket_start(place.bucket) + place.offset, index);
+            expected = if place.offset + 1 == bucket_len(place.bucket) {
+                (place.bucket + 1, 0)
+            } else {
+                (place.bucket, place.offset + 1)
+            };
+        }
+        let last = Place::of(Place::MAX_INDEX);
+        assert!(last.bucket < BUCKETS && last.offset < bucket_len(last.bucket));
+        assert_eq!(bucket_start(last.bucket) + last.offset, Place::MAX_INDEX);
+    }
+
+    #[test]
+    fn locals_for_t_threads_are_at_most_one_eighth_more_than_t() {
+        for threads in [2, 8, 9, 32, 33, 100, 128, 129, 512, 513, 5000] {
+            let last = Place::of(threads - 1);
+            let allocated = bucket_start(last.bucket) + bucket_len(last.bucket);
+            assert!(allocated <= threads + threads / 8, "{threads}: {allocated}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "more than 2^27 threads")]
+    fn an_index_past_the_largest_place_is_refused() {
+        let _ = Place::of(Place::MAX_INDEX + 1);
+    }
+
+    #[test]
+    fn a_local_of_a_word_sized_value_takes_128_bytes() {
+        // Issue 10's memory bound: the private slot (flags, stamp, value),
+        // two chains of two pointers, the counters; cache-padded.
+        assert_eq!(std::mem::size_of::<Padded<u64>>(), 128);
     }
 
     #[test]
     fn a_place_survives_its_word() {
-        for index in [0, 1, 2, 6, 7, 1000, (1 << 40) + 5] {
+        for index in [0, 1, 2, 6, 7, 1000, (1 << 20) + 5, Place::MAX_INDEX] {
             let place = Place::of(index);
             let word = place.to_word();
             assert_ne!(word & Place::WORD_VALID, 0);
@@ -284,21 +386,26 @@ mod tests {
     #[test]
     fn iteration_visits_each_allocated_local_once_in_index_order() {
         let locals = Locals::<u8>::new();
-        locals.get_or_create(Place::of(5), 1);
-        locals.get_or_create(Place::of(0), 1);
+        locals.get_or_create(Place::of(33));
+        locals.get_or_create(Place::of(0));
         let indices: Vec<usize> = locals.iter().map(|(index, _)| index).collect();
-        assert_eq!(indices, [0, 3, 4, 5, 6]);
-        assert!(locals.get(5).is_some() && locals.get(1).is_none());
-        assert!(locals.get(7).is_none());
+        assert_eq!(
+            indices,
+            [0, 31, 32, 33, 34],
+            "index 33's bucket holds 31-34"
+        );
+        assert!(locals.get(31).is_some() && locals.get(1).is_none());
+        assert!(locals.get(35).is_none());
     }
 
     #[test]
     fn candidates_are_the_marked_locals_from_the_start_index_wrapping() {
         let locals = Locals::<u8>::new();
         for index in [0, 4, 5, 6, 70] {
-            let local = locals.get_or_create(Place::of(index), 1);
+            let local = locals.get_or_create(Place::of(index));
+            let growth = Growth::new(1, None);
             // SAFETY: no other thread uses these locals.
-            unsafe { local.push(1, index as u8) };
+            unsafe { local.push(1, index as u8, growth, || locals.bit(index)) };
         }
         let order: Vec<usize> = locals.candidates(1, 5).map(|(index, _)| index).collect();
         assert_eq!(order, [5, 6, 70, 0, 4]);

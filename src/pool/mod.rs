@@ -21,7 +21,7 @@ pub use registry::{cleanup_all, registered_pools};
 pub use stats::PoolStats;
 pub use sweeper::{sweep_every, Sweeper};
 
-use crate::chain::DEFAULT_FIRST_CAPACITY;
+use crate::chain::{Growth, DEFAULT_FIRST_CAPACITY};
 use crate::sync::{
     asymmetric_fence, const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution,
 };
@@ -195,7 +195,7 @@ impl<T, F> Pool<T, F> {
         let Some(place) = place else {
             return self.take_from_elsewhere(None, generation, miss);
         };
-        let local = self.state.locals.get_or_create(place, self.first_capacity);
+        let local = self.state.locals.get_or_create(place);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         match unsafe { local.take_private(generation) } {
             Taken::Value(value) => {
@@ -262,7 +262,7 @@ impl<T, F> Pool<T, F> {
                 continue;
             }
             let guard = pinned.get_or_insert_with(epoch::pin);
-            if let Some(value) = other.steal(generation, guard) {
+            if let Some(value) = other.steal(generation, guard, &self.state.locals.bit(index)) {
                 return Some((value, Event::Stolen));
             }
         }
@@ -284,9 +284,9 @@ impl<T, F> Pool<T, F> {
             return None;
         }
         let victim = generation.wrapping_sub(1);
-        for (_, local) in self.state.locals.candidates(half(victim), own.unwrap_or(0)) {
+        for (index, local) in self.state.locals.candidates(half(victim), own.unwrap_or(0)) {
             let guard = pinned.get_or_insert_with(epoch::pin);
-            if let Some(value) = local.steal(victim, guard) {
+            if let Some(value) = local.steal(victim, guard, &self.state.locals.bit(index)) {
                 return Some((value, Event::FromVictim));
             }
         }
@@ -356,14 +356,14 @@ impl<T, F> Pool<T, F> {
     pub fn put(&self, value: T) {
         let place = thread_index::current();
         if let (Some(place), true) = (place, !self.rules.screens) {
-            let local = self.state.locals.get_or_create(place, self.first_capacity);
+            let local = self.state.locals.get_or_create(place);
             self.count(Some(local), Event::Put, 1);
             // Relaxed [generation]: as in `try_take`.
             let generation = self.state.generation.load(Ordering::Relaxed);
             // SAFETY: this thread holds index `place.index`, so it owns the
             // local.
             if let Err(spill) = unsafe { local.put_private(value, generation) } {
-                self.put_behind_private(local, spill, generation);
+                self.put_behind_private(place.index, local, spill, generation);
             }
             return;
         }
@@ -374,7 +374,13 @@ impl<T, F> Pool<T, F> {
     /// Out of line, so the private-slot put stays small; the chain push is
     /// inlined in here (one call per overflow put, not two).
     #[inline(never)]
-    fn put_behind_private(&self, local: &Local<T>, spill: Spill<T>, generation: usize) {
+    fn put_behind_private(
+        &self,
+        index: usize,
+        local: &Local<T>,
+        spill: Spill<T>,
+        generation: usize,
+    ) {
         let (value, half, moved) = match spill {
             Spill::Primary(value) => (value, half(generation), false),
             // SAFETY: the caller owns `local` (it holds its thread index),
@@ -393,8 +399,10 @@ impl<T, F> Pool<T, F> {
             self.count(Some(local), Event::Discarded, 1);
             return drop(value);
         }
+        let growth = Growth::new(self.first_capacity, None);
+        let bit = || self.state.locals.bit(index);
         // SAFETY: as above: this thread is the chains' producer (L2).
-        unsafe { local.push(half, value) };
+        unsafe { local.push(half, value, growth, bit) };
         // Relaxed [victim-empty]: the hint; the victim chain just received
         // a value, so gets must scan the victim chains again.
         if moved && self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
@@ -410,12 +418,12 @@ impl<T, F> Pool<T, F> {
     #[inline(never)]
     fn put_screened(&self, value: T) {
         let place = thread_index::current();
-        let local = place.map(|place| self.state.locals.get_or_create(place, self.first_capacity));
+        let local = place.map(|place| self.state.locals.get_or_create(place));
         self.count(local, Event::Put, 1);
         let Some(value) = self.screen(local, value) else {
             return;
         };
-        let Some(local) = local else {
+        let Some((place, local)) = place.zip(local) else {
             // The thread is exiting and has no local any more.
             self.count(None, Event::Discarded, 1);
             return;
@@ -424,7 +432,7 @@ impl<T, F> Pool<T, F> {
         let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         if let Err(spill) = unsafe { local.put_private(value, generation) } {
-            self.put_behind_private(local, spill, generation);
+            self.put_behind_private(place.index, local, spill, generation);
         }
     }
 
@@ -583,9 +591,10 @@ impl<T, F> Pool<T, F> {
         // The chains that become primary at `next` hold the current victims;
         // the summary names those that may hold any. A chain is left when
         // `steal` finds it empty twice around clearing its bit.
-        for (_, local) in self.state.locals.candidates(half(next), 0) {
+        for (index, local) in self.state.locals.candidates(half(next), 0) {
             let guard = pinned.get_or_insert_with(epoch::pin);
-            while let Some(value) = local.steal(next, guard) {
+            let bit = self.state.locals.bit(index);
+            while let Some(value) = local.steal(next, guard, &bit) {
                 dropped.push(value);
             }
         }
@@ -703,8 +712,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[inline(never)]
     fn create_counted(&self) -> T {
         let value = (self.create)();
-        let local = thread_index::current()
-            .map(|place| self.state.locals.get_or_create(place, self.first_capacity));
+        let local = thread_index::current().map(|place| self.state.locals.get_or_create(place));
         self.count(local, Event::Created, 1);
         value
     }
@@ -767,7 +775,7 @@ impl<T, F> Pool<T, F> {
         let place = thread_index::current()?;
         // Relaxed [generation]: as in `try_take` (loaded after `current()`).
         let generation = self.state.generation.load(Ordering::Relaxed);
-        let local = self.state.locals.get_or_create(place, self.first_capacity);
+        let local = self.state.locals.get_or_create(place);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         match unsafe { local.lend_private(generation) } {
             Loan::Lent(slot) => {
@@ -826,8 +834,7 @@ impl<T, F> Pool<T, F> {
     ///
     /// `lent` is a loan from this pool.
     pub(super) unsafe fn detach(&self, lent: LentSlot<T>) -> T {
-        let local = thread_index::current()
-            .map(|place| self.state.locals.get_or_create(place, self.first_capacity));
+        let local = thread_index::current().map(|place| self.state.locals.get_or_create(place));
         self.count(local, Event::Put, u64::MAX);
         // SAFETY: from this pool per the caller, which is alive (`&self`).
         unsafe { lent.take_back() }

@@ -7,8 +7,8 @@
 //!   upper level, group u: 64 lower groups (64u .. 64u + 63)
 //!   each group: one word per chain half
 //!
-//!   bucket:    0              1                 2
-//!   groups:  [ 0 .. 7 ]  [ 8 .. 23 ]  [ 24 .. 55 ]  ...  bucket b holds 8 * 2^b
+//!   bucket:    0       1          2
+//!   groups:  [ 0 ]   [ 1  2 ]   [ 3 .. 6 ]   ...   bucket b holds 2^b
 //!
 //!   lower halves[h] bit i set: chain h of local 64g + i may hold a value
 //!   upper halves[h] bit k set: lower group 64u + k's word h may be non-zero
@@ -43,10 +43,10 @@ use std::ptr;
 const BITS: usize = usize::BITS as usize;
 const BUCKETS: usize = usize::BITS as usize;
 
-/// Groups in bucket 0; bucket `b` holds `FIRST_GROUPS << b`. Eight groups
-/// (512 thread indices, 128 bytes per pool) keep the scan of a pool used by
-/// up to 512 threads within one allocation, read word after word.
-const FIRST_GROUPS: usize = 8;
+/// Groups in bucket 0; bucket `b` holds `FIRST_GROUPS << b`. One group (64
+/// thread indices, 16 bytes per level) keeps a pool used by a few threads
+/// small; a scan of 512 indices crosses four buckets, one pointer each.
+const FIRST_GROUPS: usize = 1;
 
 /// The bucket that holds group `group`, and the group's offset in it.
 fn locate(group: usize) -> (usize, usize) {
@@ -102,7 +102,7 @@ impl Level {
 
     /// The group and mask of `position`, allocating its bucket on first
     /// use.
-    #[cold]
+    #[inline]
     fn place(&self, position: usize) -> (*const Group, usize) {
         let (bucket, offset) = locate(position / BITS);
         // Acquire [summary-publish]: the groups' construction happens-before
@@ -324,7 +324,7 @@ impl Summary {
     }
 
     /// The bits of thread `index`, allocating their groups on first use.
-    #[cold]
+    #[inline]
     pub(crate) fn bit(&self, index: usize) -> Bit {
         let (group, mask) = self.chains.place(index);
         let (top, top_mask) = self.groups.place(index / BITS);
@@ -550,10 +550,11 @@ mod tests {
     #[test]
     fn groups_map_to_consecutive_bucket_slots() {
         assert_eq!(locate(0), (0, 0));
-        assert_eq!(locate(7), (0, 7));
-        assert_eq!(locate(8), (1, 0));
-        assert_eq!(locate(23), (1, 15));
-        assert_eq!(locate(24), (2, 0));
+        assert_eq!(locate(1), (1, 0));
+        assert_eq!(locate(2), (1, 1));
+        assert_eq!(locate(3), (2, 0));
+        assert_eq!(locate(6), (2, 3));
+        assert_eq!(locate(7), (3, 0));
         assert_eq!(first_group(3) + bucket_len(3), first_group(4));
         let last = (usize::MAX - 1) / BITS;
         assert!(locate(last).0 < BUCKETS && locate(last).1 < bucket_len(locate(last).0));

@@ -452,3 +452,69 @@ fn a_miss_after_a_thread_exit_never_adopts_a_live_threads_private_value() {
         },
     );
 }
+
+/// Executions of the ring-release model in which a cleanup freed the
+/// exited thread's ring before the thief was joined.
+static RING_FREED_WHILE_THIEF_RAN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// A thief takes its thread index (and whatever it finds), then waits while thread A
+/// puts 0 (private) and 1 (its chain's first ring) and exits. Then the
+/// thief takes what it can (1 from A's ring, then 0 from A's private slot)
+/// while a cleanup frees A's ring as soon as it is empty (A's index is
+/// free, the thief holds another). A thief still inside that ring must
+/// find it alive (the epoch defers the free, and loom checks every use of
+/// a freed link), and no value is lost or taken twice. Whether the ring is
+/// gone at the very end is not asserted: loom's `join` may return before a
+/// thread's thread-local destructors give its index back; the isolated
+/// test `an_exited_threads_rings_are_freed_by_cleanups` checks that with
+/// std threads.
+#[test]
+fn an_exited_threads_ring_is_freed_once_empty_while_a_thief_may_read_it() {
+    RING_FREED_WHILE_THIEF_RAN.store(false, std::sync::atomic::Ordering::SeqCst);
+    // Bound 1 in CI, as the other models with a thief and a cleanup.
+    crate::support::check_capped(
+        "an_exited_threads_ring_is_freed_once_empty_while_a_thief_may_read_it",
+        1,
+        || {
+            let tally = Tally::new(2);
+            let pool = new_pool(1);
+            let go = Arc::new(loom::sync::Notify::new());
+            let thief = {
+                let (pool, go) = (pool.clone(), go.clone());
+                thread::spawn(move || {
+                    let mut taken: Vec<Item> = pool.try_take().into_iter().collect();
+                    go.wait();
+                    taken.extend(take_all(&pool, 3));
+                    taken
+                })
+            };
+            spawn_owner_of_0_and_1(&pool, &tally, |_| ())
+                .join()
+                .unwrap();
+            go.notify();
+            // The cleanup runs on a thread of its own, so that the thief can
+            // stop inside A's ring, the cleanup free it, and the thief go on,
+            // with a single preemption.
+            let cleaner = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    pool.cleanup();
+                    pool.ring_slots() == 0
+                })
+            };
+            let freed = cleaner.join().unwrap();
+            let taken = thief.join().unwrap();
+            if freed {
+                RING_FREED_WHILE_THIEF_RAN.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            assert!(tally.dropped().is_empty(), "one cleanup dropped a value");
+            let retained = still_pooled(&tally, 2, &taken);
+            settle(&tally, 2, pool, taken, &retained);
+        },
+    );
+    assert!(
+        RING_FREED_WHILE_THIEF_RAN.load(std::sync::atomic::Ordering::SeqCst),
+        "no execution freed the exited thread's ring before the thief was joined"
+    );
+}

@@ -67,6 +67,58 @@ impl Drop for Alone {
 }
 
 #[test]
+fn an_exited_threads_rings_are_freed_by_cleanups() {
+    let _alone = alone();
+    let drops = StdArc::new(Drops::default());
+    let create: fn() -> Tracked = no_create;
+    let pool: StdArc<Pool<Tracked>> = StdArc::new(Pool::new(create).with_first_capacity(2));
+    // All alive at once, so none inherits another's index and local.
+    let together = StdArc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|thread| {
+            let (pool, drops) = (StdArc::clone(&pool), StdArc::clone(&drops));
+            let together = StdArc::clone(&together);
+            std::thread::spawn(move || {
+                // The private slot, then a first ring of 2 and a second of 4.
+                for id in 0..4 {
+                    pool.put(tracked(&drops, thread * 4 + id));
+                }
+                together.wait();
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(pool.ring_slots(), 8 * (2 + 4));
+    pool.cleanup();
+    assert_eq!(
+        pool.ring_slots(),
+        8 * (2 + 4),
+        "the rings still hold values"
+    );
+    pool.cleanup();
+    assert_eq!(
+        pool.ring_slots(),
+        0,
+        "empty rings of exited threads are freed"
+    );
+    assert_eq!(drops.count(), 32, "every value dropped once");
+    // The next thread with one of those indices starts a new ring.
+    let again = StdArc::clone(&pool);
+    std::thread::spawn(move || {
+        let drops = StdArc::new(Drops::default());
+        again.put(tracked(&drops, 0));
+        again.put(tracked(&drops, 1));
+        assert_eq!(again.ring_slots(), 2);
+        assert_eq!(again.try_take().map(|value| value.id), Some(0));
+        assert_eq!(again.try_take().map(|value| value.id), Some(1));
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
 fn an_exited_threads_values_are_stolen_and_then_aged_out() {
     let _alone = alone();
     let drops = StdArc::new(Drops::default());

@@ -134,6 +134,10 @@ impl<'a> Growth<'a> {
 /// - I5: an unlinked link is retired with `epoch::defer_free` exactly once (by
 ///   the unlinking stealer), after it became unreachable through `tail` and
 ///   through its successor's `prev`.
+/// - I6: the producer may release an empty chain's only link
+///   (`release_if_empty`): `tail` goes from that link back to null, `head`
+///   too, and the link is retired as in I5. The chain is then as new: null
+///   until the next push (I1, I2).
 pub(crate) struct RawChain<T> {
     head: UnsafeCell<*mut Link<T>>,
     tail: AtomicPtr<Link<T>>,
@@ -304,7 +308,10 @@ impl<T> RawChain<T> {
             // Loaded *before* the pop: if `next` is set now, every push into
             // this link happened before, so an empty pop is final (I3).
             let next = current.next.load(Ordering::Acquire);
-            if let Some(value) = current.ring.pop_tail() {
+            let popped = current.ring.pop_tail();
+            // Under loom: the link must have stayed alive while we used it.
+            current.freed.assert_live();
+            if let Some(value) = popped {
                 return Some(value);
             }
             if next.is_null() {
@@ -334,8 +341,64 @@ impl<T> RawChain<T> {
         None
     }
 
+    /// Frees the chain's ring if the chain holds nothing, so that it is
+    /// again as new (I6): the next push allocates a first link. Returns
+    /// whether the chain holds no ring now. A chain that still has older
+    /// links (not yet unlinked by stealers) or a value keeps its rings.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    pub(crate) unsafe fn release_if_empty(&self, guard: &epoch::Guard) -> bool {
+        // SAFETY: the producer alone touches `head` (I1).
+        let head = self.head.with(|p| unsafe { *p });
+        if head.is_null() {
+            return true;
+        }
+        // Relaxed [release-check]: a stale older link only keeps the rings
+        // until a later release; `tail` reaches the head link only through
+        // stealers' CASes and leaves it only through ours below.
+        if self.tail.load(Ordering::Relaxed) != head {
+            return false;
+        }
+        // SAFETY: the head link is never retired while it is the head (I1).
+        let link = unsafe { deref(head) };
+        // Only stealers move the ring, and only towards empty: once empty
+        // it stays so, as nobody else pushes.
+        if link.ring.len() != 0 {
+            return false;
+        }
+        // Release [link-publish]: as a stealer's unlinking CAS; it cannot
+        // fail, as no stealer moves `tail` off a link whose `next` is null.
+        let unlinked =
+            self.tail
+                .compare_exchange(head, ptr::null_mut(), Ordering::Release, Ordering::Relaxed);
+        debug_assert!(
+            unlinked.is_ok(),
+            "a stealer moved the tail off the head link"
+        );
+        // SAFETY: the producer alone touches `head` (I1).
+        self.head.with_mut(|p| unsafe { *p = ptr::null_mut() });
+        // SAFETY: the link is unreachable from `tail` (the CAS) and `head`
+        // (above), and it has no newer link whose `prev` could lead to it;
+        // it is retired once, here (I5, I6). It came from `Box::into_raw`,
+        // and its ring is empty.
+        unsafe { epoch::defer_free(guard, head) };
+        true
+    }
+
+    /// The slots of the rings this chain holds (walks the links, pinned).
+    pub(crate) fn ring_slots(&self) -> usize {
+        self.sum_over_links(Ring::capacity)
+    }
+
     /// The number of values at this instant (walks the links, pinned).
     pub(crate) fn len(&self) -> usize {
+        self.sum_over_links(Ring::len)
+    }
+
+    /// Sums `measure` over the rings of the links reachable from `tail`.
+    fn sum_over_links(&self, measure: impl Fn(&Ring<T>) -> usize) -> usize {
         let _guard = epoch::pin();
         let mut total = 0;
         // Acquire [link-publish]: as in `pop_tail`.
@@ -343,7 +406,7 @@ impl<T> RawChain<T> {
         while !link.is_null() {
             // SAFETY: as in `pop_tail`: read under the pin.
             let current = unsafe { deref(link) };
-            total += current.ring.len();
+            total += measure(&current.ring);
             // Acquire [link-next]: as in `pop_tail`.
             link = current.next.load(Ordering::Acquire);
         }

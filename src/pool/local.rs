@@ -353,6 +353,29 @@ impl<T> Local<T> {
     }
 }
 
+impl<T> Local<T> {
+    /// Frees the rings of both chains if they hold nothing; returns whether
+    /// neither holds a ring now.
+    ///
+    /// # Safety
+    ///
+    /// The caller acts as the owner (L2): it holds the thread registry's
+    /// lock and no thread holds this local's index (`thread_index` R3).
+    pub(crate) unsafe fn release_empty_chains(&self, guard: &epoch::Guard) -> bool {
+        let mut none_left = true;
+        for chain in &self.chains {
+            // SAFETY: forwarded from the caller (the chains' producer).
+            none_left &= unsafe { chain.release_if_empty(guard) };
+        }
+        none_left
+    }
+
+    /// The slots of the rings of both chains.
+    pub(crate) fn ring_slots(&self) -> usize {
+        self.chains.iter().map(RawChain::ring_slots).sum()
+    }
+}
+
 impl<T> Drop for Local<T> {
     /// Empties the private slot and both chains one after another, so a
     /// panicking `Drop` in one part neither leaks the others nor, by

@@ -30,7 +30,7 @@ use local::{half, Age, Loan, Local, Overflow, Spill, Taken};
 use options::{check_first_capacity, Rules};
 use private_slot::LentSlot;
 use registry::{Ages, Garbage};
-use state::State;
+use state::{Cleanups, State};
 use stats::Event;
 use std::fmt;
 use std::marker::PhantomPinned;
@@ -540,6 +540,32 @@ impl<T, F> Pool<T, F> {
         stats
     }
 
+    /// The slots of the rings that this pool's chains hold now, each room
+    /// for one value: the pool's memory beyond its per-thread locals (see
+    /// "Memory bounds" in the design notes). A chain allocates its first
+    /// ring on its first push; rings drained by stealers are freed, and a
+    /// cleanup frees the rings of exited threads' chains once they are
+    /// empty. Walks every chain, pinning the epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use victim_pool::Pool;
+    /// let pool = Pool::new(|| 0u8).with_first_capacity(4);
+    /// pool.put(1); // the private slot: no ring
+    /// assert_eq!(pool.ring_slots(), 0);
+    /// pool.put(2); // the chain's first ring
+    /// assert_eq!(pool.ring_slots(), 4);
+    /// ```
+    #[must_use]
+    pub fn ring_slots(&self) -> usize {
+        self.state
+            .locals
+            .iter()
+            .map(|(_, local)| local.ring_slots())
+            .sum()
+    }
+
     /// Moves every private value that expires at `next` into `dropped`:
     /// those of idle live threads too, where the asymmetric fence has its
     /// heavy side; elsewhere only those of exited threads.
@@ -580,9 +606,34 @@ impl<T, F> Pool<T, F> {
         });
     }
 
+    /// Frees the rings of exited threads' chains once they are empty, so an
+    /// exited thread leaves only its local behind. Visits only the indices
+    /// given back, and only when one was given back since a pass freed
+    /// every such ring (a chain that still held values keeps the next
+    /// cleanup looking).
+    fn release_exited_rings(&self, cleanups: &mut Cleanups) {
+        if cleanups.rings_released_at == Some(thread_index::releases()) {
+            return;
+        }
+        let guard = epoch::pin();
+        let (all, releases) = thread_index::with_free_indices(|free, releases| {
+            let mut all = true;
+            for local in free.filter_map(|index| self.state.locals.get(index)) {
+                // SAFETY: no thread holds the local's index, and none can
+                // acquire it while the registry is locked: we act as its
+                // owner (thread_index R3).
+                all &= unsafe { local.release_empty_chains(&guard) };
+            }
+            (all, releases)
+        });
+        if all {
+            cleanups.rings_released_at = Some(releases);
+        }
+    }
+
     /// Does the work of `cleanup` and returns the values to drop.
     fn age_one_step(&self) -> DropEach<T> {
-        let _one_at_a_time = lock(&self.state.cleanup_lock);
+        let mut cleanups = lock(&self.state.cleanup_lock);
         // Relaxed [generation]: only cleanups store it, and they hold the lock.
         let generation = self.state.generation.load(Ordering::Relaxed);
         let next = generation.wrapping_add(1);
@@ -599,6 +650,7 @@ impl<T, F> Pool<T, F> {
             }
         }
         drop(pinned);
+        self.release_exited_rings(&mut cleanups);
         self.drain_expired_private(next, &mut dropped);
         debug_assert_eq!(half(next), half(generation.wrapping_sub(1)));
         // Relaxed [generation]: as in `try_take`; the chains drained above

@@ -6,6 +6,14 @@ use super::registry::Enrollment;
 use super::stats::Counters;
 use crate::sync::{const_fn_unless_loom, Arc, AtomicUsize, Mutex};
 
+/// What cleanups remember between them (under `State::cleanup_lock`).
+pub(super) struct Cleanups {
+    /// The number of thread-index releases as of the last cleanup that
+    /// freed the rings of every exited thread's chains: until another
+    /// index is given back, there are none to free.
+    pub(super) rings_released_at: Option<usize>,
+}
+
 /// A pool's shared state; its configuration stays in `Pool`.
 pub(super) struct State<T> {
     pub(super) locals: Locals<T>,
@@ -19,8 +27,9 @@ pub(super) struct State<T> {
     /// threads' private values that found none: until another index is
     /// given back, misses skip that scan (and its registry lock).
     pub(super) releases_scanned: AtomicUsize,
-    /// Serializes cleanups, which must each age the pool by exactly one step.
-    pub(super) cleanup_lock: Mutex<()>,
+    /// Serializes cleanups, which must each age the pool by exactly one
+    /// step, and holds what they remember between them.
+    pub(super) cleanup_lock: Mutex<Cleanups>,
     /// Counts for threads without a local (exiting) and for cleanups.
     pub(super) counters: Counters,
     /// Set while the pool is in the registry (see `registry`'s E1).
@@ -36,7 +45,9 @@ impl<T> State<T> {
                 generation: AtomicUsize::new(0),
                 victim_empty_at: AtomicUsize::new(0),
                 releases_scanned: AtomicUsize::new(0),
-                cleanup_lock: Mutex::new(()),
+                cleanup_lock: Mutex::new(Cleanups {
+                    rings_released_at: None,
+                }),
                 counters: Counters::new(),
                 enrollment: Mutex::new(None),
             }

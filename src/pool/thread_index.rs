@@ -201,6 +201,23 @@ pub(crate) fn with_unowned_indices<R>(f: impl FnOnce(&dyn Fn(usize) -> bool) -> 
     f(&|index| !registry.taken.get(index).copied().unwrap_or(false))
 }
 
+/// Runs `f` on the indices that were handed out and given back, and on
+/// `releases()` (exact here, R4), while no thread can acquire or release an
+/// index: per R3, `f` may act as the owner of each. `f` must not call into
+/// user code. The cost is proportional to the indices given back, not to
+/// every index.
+pub(crate) fn with_free_indices<R>(
+    f: impl FnOnce(&mut dyn Iterator<Item = usize>, usize) -> R,
+) -> R {
+    let registry = lock(&THREADS.registry);
+    // Relaxed [releases]: R4, under the lock.
+    let releases = THREADS.releases.load(Ordering::Relaxed);
+    f(
+        &mut registry.free.iter().map(|&Reverse(index)| index),
+        releases,
+    )
+}
+
 /// Like [`with_unowned_indices`], but returns `None` at once if the registry
 /// is locked by another thread.
 pub(crate) fn try_with_unowned_indices<R>(

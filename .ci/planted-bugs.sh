@@ -332,9 +332,6 @@ BUGS = [
     ("summary-group: the upper clear does not reread the group's word",
      [("pool/summary.rs", "if self.word(half).load(Ordering::Relaxed) != 0 {",
        "if false {")], SUMMARY),
-    ("summary-publish: a local's bit loads its group's bucket Relaxed",
-     [("pool/summary.rs", "let mut groups = self.buckets[bucket].load(Ordering::Acquire);",
-       "let mut groups = self.buckets[bucket].load(Ordering::Relaxed);")], PUBLISH_SUMMARY),
     ("summary-publish: a scan loads a group's bucket Relaxed",
      [("pool/summary.rs", """        // Acquire [summary-publish]: as in `place`.
         self.buckets[bucket].load(Ordering::Acquire)""", """        // Acquire [summary-publish]: as in `place`.

@@ -106,7 +106,9 @@ impl Level {
     fn place(&self, position: usize) -> (*const Group, usize) {
         let (bucket, offset) = locate(position / BITS);
         // Acquire [summary-publish]: the groups' construction happens-before
-        // the `mark`s and `clear`s made through the pointer kept in `Bit`.
+        // the `mark`s and `clear`s made through the returned `Bit`. Every
+        // caller has acquired it already, through its local's bucket (B3 of
+        // `Locals`) or a scan's own load; this keeps `place` self-standing.
         let mut groups = self.buckets[bucket].load(Ordering::Acquire);
         if groups.is_null() {
             groups = self.allocate(bucket);

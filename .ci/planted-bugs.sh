@@ -315,10 +315,11 @@ BUGS = [
      [("pool/summary.rs", "self.word(half).fetch_and(!self.mask, Ordering::Acquire);",
        "self.word(half).fetch_and(!self.mask, Ordering::Relaxed);")], SUMMARY),
     ("summary order: the owner marks before it pushes",
-     [("pool/local.rs", """        if unsafe { self.chains[half].push_head(value, growth) } {
+     [("pool/local.rs", """        let into_empty = unsafe { self.chains[half].push_head(value, growth) };
+        if into_empty {
             bit().mark(half);
         }""", """        bit().mark(half);
-        unsafe { self.chains[half].push_head(value, growth) };""")], SUMMARY),
+        let into_empty = unsafe { self.chains[half].push_head(value, growth) };""")], SUMMARY),
     ("summary-publish: the installing CAS Relaxed",
      [("pool/summary.rs", """            Ordering::Release,
             Ordering::Acquire,""", """            Ordering::Relaxed,

@@ -349,7 +349,10 @@ impl<T> RawChain<T> {
     /// # Safety
     ///
     /// As for [`RawChain::push_head`].
-    pub(crate) unsafe fn release_if_empty(&self, guard: &epoch::Guard) -> bool {
+    ///
+    /// `pinned` is pinned here, if it is not yet, only when there is a ring
+    /// to free: cleanups of pools without rings to free never pin.
+    pub(crate) unsafe fn release_if_empty(&self, pinned: &mut Option<epoch::Guard>) -> bool {
         // SAFETY: the producer alone touches `head` (I1).
         let head = self.head.with(|p| unsafe { *p });
         if head.is_null() {
@@ -368,6 +371,8 @@ impl<T> RawChain<T> {
         if link.ring.len() != 0 {
             return false;
         }
+        // Pinned before the link is unlinked, as a stealer is.
+        let guard = pinned.get_or_insert_with(epoch::pin);
         // Release [link-publish]: as a stealer's unlinking CAS; it cannot
         // fail, as no stealer moves `tail` off a link whose `next` is null.
         let unlinked =

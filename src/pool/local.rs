@@ -314,7 +314,7 @@ impl<T> Local<T> {
     /// as `growth` says, and marks the chain with `bit` (this local's bit
     /// in the summary, asked for only then) if the value went into an empty
     /// ring (L4): one read-modify-write more, only when a ring fills from
-    /// empty.
+    /// empty. Returns whether it did (a new ring always starts empty).
     ///
     /// # Safety
     ///
@@ -326,11 +326,13 @@ impl<T> Local<T> {
         value: T,
         growth: Growth<'_>,
         bit: impl FnOnce() -> Bit,
-    ) {
+    ) -> bool {
         // SAFETY: forwarded from the caller.
-        if unsafe { self.chains[half].push_head(value, growth) } {
+        let into_empty = unsafe { self.chains[half].push_head(value, growth) };
+        if into_empty {
             bit().mark(half);
         }
+        into_empty
     }
 
     /// Steals the oldest value of the chain for `generation`. A chain found
@@ -361,11 +363,11 @@ impl<T> Local<T> {
     ///
     /// The caller acts as the owner (L2): it holds the thread registry's
     /// lock and no thread holds this local's index (`thread_index` R3).
-    pub(crate) unsafe fn release_empty_chains(&self, guard: &epoch::Guard) -> bool {
+    pub(crate) unsafe fn release_empty_chains(&self, pinned: &mut Option<epoch::Guard>) -> bool {
         let mut none_left = true;
         for chain in &self.chains {
             // SAFETY: forwarded from the caller (the chains' producer).
-            none_left &= unsafe { chain.release_if_empty(guard) };
+            none_left &= unsafe { chain.release_if_empty(pinned) };
         }
         none_left
     }

@@ -402,7 +402,13 @@ impl<T, F> Pool<T, F> {
         let growth = Growth::new(self.first_capacity, None);
         let bit = || self.state.locals.bit(index);
         // SAFETY: as above: this thread is the chains' producer (L2).
-        unsafe { local.push(half, value, growth, bit) };
+        let into_empty = unsafe { local.push(half, value, growth, bit) };
+        // Relaxed [rings-hint]: tells cleanups that rings may exist; a late
+        // read only postpones freeing them to a later cleanup.
+        if into_empty && !self.state.rings_maybe.load(Ordering::Relaxed) {
+            // Relaxed [rings-hint]: as above.
+            self.state.rings_maybe.store(true, Ordering::Relaxed);
+        }
         // Relaxed [victim-empty]: the hint; the victim chain just received
         // a value, so gets must scan the victim chains again.
         if moved && self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
@@ -612,22 +618,29 @@ impl<T, F> Pool<T, F> {
     /// every such ring (a chain that still held values keeps the next
     /// cleanup looking).
     fn release_exited_rings(&self, cleanups: &mut Cleanups) {
-        if cleanups.rings_released_at == Some(thread_index::releases()) {
+        if cleanups.rings_released_at == Some(thread_index::releases())
+            // Relaxed [rings-hint]: cleared before the pass, so a put into a
+            // new ring after it sets the hint for the next cleanup.
+            || !self.state.rings_maybe.swap(false, Ordering::Relaxed)
+        {
             return;
         }
-        let guard = epoch::pin();
+        let mut pinned = None;
         let (all, releases) = thread_index::with_free_indices(|free, releases| {
             let mut all = true;
             for local in free.filter_map(|index| self.state.locals.get(index)) {
                 // SAFETY: no thread holds the local's index, and none can
                 // acquire it while the registry is locked: we act as its
                 // owner (thread_index R3).
-                all &= unsafe { local.release_empty_chains(&guard) };
+                all &= unsafe { local.release_empty_chains(&mut pinned) };
             }
             (all, releases)
         });
         if all {
             cleanups.rings_released_at = Some(releases);
+        } else {
+            // Relaxed [rings-hint]: rings are left for a later cleanup.
+            self.state.rings_maybe.store(true, Ordering::Relaxed);
         }
     }
 

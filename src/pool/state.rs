@@ -4,7 +4,7 @@
 use super::locals::Locals;
 use super::registry::Enrollment;
 use super::stats::Counters;
-use crate::sync::{const_fn_unless_loom, Arc, AtomicUsize, Mutex};
+use crate::sync::{const_fn_unless_loom, Arc, AtomicBool, AtomicUsize, Mutex};
 
 /// What cleanups remember between them (under `State::cleanup_lock`).
 pub(super) struct Cleanups {
@@ -27,6 +27,10 @@ pub(super) struct State<T> {
     /// threads' private values that found none: until another index is
     /// given back, misses skip that scan (and its registry lock).
     pub(super) releases_scanned: AtomicUsize,
+    /// Set by a put that went into an empty ring (a new ring among them),
+    /// cleared by a cleanup that then frees exited threads' empty rings: a
+    /// pool whose chains were never used skips that pass, and its lock.
+    pub(super) rings_maybe: AtomicBool,
     /// Serializes cleanups, which must each age the pool by exactly one
     /// step, and holds what they remember between them.
     pub(super) cleanup_lock: Mutex<Cleanups>,
@@ -45,6 +49,7 @@ impl<T> State<T> {
                 generation: AtomicUsize::new(0),
                 victim_empty_at: AtomicUsize::new(0),
                 releases_scanned: AtomicUsize::new(0),
+                rings_maybe: AtomicBool::new(false),
                 cleanup_lock: Mutex::new(Cleanups {
                     rings_released_at: None,
                 }),

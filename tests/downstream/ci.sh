@@ -19,6 +19,7 @@ cargo test --release --test fuzz
 echo "downstream: loom model of the static pool"
 CARGO_TARGET_DIR="$root/target-loom" \
 RUSTFLAGS="--cfg loom --cfg crossbeam_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
+LOOM_MAX_BRANCHES=10000 \
     cargo test --release --test loom_model -- --nocapture
 
 echo "downstream: passed in $(( $(date +%s) - start )) s (builds included)"

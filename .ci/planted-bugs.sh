@@ -219,11 +219,11 @@ BUGS = [
      [("pool/private_slot.rs", "self.wanted.store(false, Ordering::Release);",
        "self.wanted.store(false, Ordering::Relaxed);")], DEKKER),
     ("slot-return: a guard gives its value back with a Relaxed store",
-     [("pool/private_slot.rs", "slot.state.store(FULL, Ordering::Release);",
-       "slot.state.store(FULL, Ordering::Relaxed);")], LOANED),
+     [("pool/private_slot.rs", "slot.state.store(full_at(stamp), Ordering::Release);",
+       "slot.state.store(full_at(stamp), Ordering::Relaxed);")], LOANED),
     ("slot-return: the owner looks at the slot with a Relaxed load",
-     [("pool/private_slot.rs", "match self.state.load(Ordering::Acquire) {",
-       "match self.state.load(Ordering::Relaxed) {")], LOANED),
+     [("pool/private_slot.rs", "        self.state.load(Ordering::Acquire)\n",
+       "        self.state.load(Ordering::Relaxed)\n")], LOANED),
     ("ring release: a ring that still holds a value is freed",
      [("chain.rs", """        if link.ring.len() != 0 {
             return false;

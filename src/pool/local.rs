@@ -264,12 +264,10 @@ impl<T> Local<T> {
     /// The caller is the slot's accessor (L1).
     #[inline(always)]
     pub(crate) unsafe fn lend_primary(&self, generation: usize) -> Option<LentSlot<T>> {
+        // Primary means put at this generation (a later stamp, from a give
+        // back that saw a newer generation, takes the slow path).
         // SAFETY: forwarded from the caller.
-        let access = unsafe { self.private.enter() }?;
-        match access.look() {
-            Look::Full(stamp) if Age::of(stamp, generation) == Age::Primary => Some(access.lend()),
-            _ => None,
-        }
+        unsafe { self.private.enter() }?.lend_if_put_at(generation)
     }
 
     /// Takes the private value only if it has age `wanted`; any other value

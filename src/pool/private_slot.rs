@@ -29,21 +29,35 @@
 //!   backs off if it sees `wanted`: Dekker's pattern, so at most one of
 //!   them goes on.
 
-use crate::sync::{asymmetric_fence, AtomicBool, AtomicU8, Ordering, UnsafeCell};
+use crate::sync::{asymmetric_fence, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-const EMPTY: u8 = 0;
-const FULL: u8 = 1;
-const LENT: u8 = 2;
+// The state word: the state in the low two bits and, while FULL, the
+// stamp (the generation the value was put in) above them, so one load
+// tells "full and put at this generation" and one store gives a value back.
+const EMPTY: usize = 0;
+const FULL: usize = 1;
+const LENT: usize = 2;
+const STATE_BITS: u32 = 2;
+const STATE_MASK: usize = (1 << STATE_BITS) - 1;
 
-/// The value and the pool generation it was put in.
-struct Contents<T> {
-    stamp: usize,
-    value: MaybeUninit<T>,
+/// The state word of a FULL slot whose value was put at `stamp`. A stamp
+/// keeps the generation's low 62 bits, which equal the generation until a
+/// pool's 2^62nd cleanup (146 years at one cleanup per nanosecond).
+#[inline(always)]
+fn full_at(stamp: usize) -> usize {
+    stamp << STATE_BITS | FULL
 }
 
-/// One optional value with its stamp, and the flags of its protocol.
+/// The stamp of a FULL state word, as a generation (see [`full_at`]).
+#[inline(always)]
+fn stamp_of(word: usize) -> usize {
+    word >> STATE_BITS
+}
+
+/// One optional value, its state and stamp in one word, and the flags of
+/// its protocol.
 ///
 /// The value is a `MaybeUninit<T>` beside a separate state, not an
 /// `Option<(T, usize)>`: with the enum, the compiler wrote a `Vec` into the
@@ -52,12 +66,11 @@ struct Contents<T> {
 ///
 /// # Invariants
 ///
-/// - P1: `contents.value` is initialized exactly while `state` is FULL or
-///   LENT.
-/// - P2: while `state` is EMPTY or FULL, `contents` and `state` are written
+/// - P1: `value` is initialized exactly while `state` is FULL or LENT.
+/// - P2: while `state` is EMPTY or FULL, `value` and `state` are written
 ///   only by an accessor inside an [`Access`], or by a drainer that saw
 ///   `busy` false after setting `wanted` and running the heavy fence. While
-///   it is LENT, only the [`LentSlot`] touches `contents` and moves `state`
+///   it is LENT, only the [`LentSlot`] touches `value` and moves `state`
 ///   on; nobody else writes `state`.
 /// - P3: `busy` is written only by the accessor (accessors follow one
 ///   another through the thread-index hand-off); `wanted` only by the
@@ -66,10 +79,10 @@ struct Contents<T> {
 ///   `busy` false never overlap: each stored its flag before the fence and
 ///   loaded the other's after it.
 pub(crate) struct PrivateSlot<T> {
-    state: AtomicU8,
+    state: AtomicUsize,
     busy: AtomicBool,
     wanted: AtomicBool,
-    contents: UnsafeCell<Contents<T>>,
+    value: UnsafeCell<MaybeUninit<T>>,
 }
 
 /// What an accessor sees in the slot.
@@ -85,13 +98,10 @@ pub(crate) enum Look {
 impl<T> PrivateSlot<T> {
     pub(crate) fn empty() -> Self {
         PrivateSlot {
-            state: AtomicU8::new(EMPTY),
+            state: AtomicUsize::new(EMPTY),
             busy: AtomicBool::new(false),
             wanted: AtomicBool::new(false),
-            contents: UnsafeCell::new(Contents {
-                stamp: 0,
-                value: MaybeUninit::uninit(),
-            }),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
 
@@ -142,7 +152,7 @@ impl<T> PrivateSlot<T> {
         // Relaxed [slot-hint]: a stale EMPTY or LENT only leaves an expired
         // value for the next cleanup; the decision to take is made in
         // `drain_if`, after the fence.
-        if self.state.load(Ordering::Relaxed) != FULL {
+        if self.state.load(Ordering::Relaxed) & STATE_MASK != FULL {
             return false;
         }
         // Relaxed [slot-dekker]: ordered before the `busy` load in
@@ -188,7 +198,7 @@ impl<T> PrivateSlot<T> {
         // SAFETY: P1; `&mut self`, and the state now says EMPTY, so the value
         // is read once. A LENT value here belonged to a forgotten guard,
         // which will never touch it again.
-        Some(unsafe { self.contents.with_mut(|c| (*c).value.assume_init_read()) })
+        Some(unsafe { self.value.with_mut(|v| (*v).assume_init_read()) })
     }
 }
 
@@ -211,14 +221,20 @@ impl<T> PrivateSlot<T> {
     /// The caller acts as the accessor (P2).
     #[inline(always)]
     unsafe fn look(&self) -> Look {
-        // Acquire [slot-return]: pairs with the Release of a loan's holder
-        // that gave the value back (or took it), maybe on another thread.
-        match self.state.load(Ordering::Acquire) {
+        let word = self.state_word();
+        match word & STATE_MASK {
             EMPTY => Look::Empty,
             LENT => Look::Lent,
-            // SAFETY: FULL: the caller acts as the accessor (P2).
-            _ => Look::Full(self.contents.with(|c| unsafe { (*c).stamp })),
+            _ => Look::Full(stamp_of(word)),
         }
+    }
+
+    /// The state word, as the accessor reads it.
+    #[inline(always)]
+    fn state_word(&self) -> usize {
+        // Acquire [slot-return]: pairs with the Release of a loan's holder
+        // that gave the value back (or took it), maybe on another thread.
+        self.state.load(Ordering::Acquire)
     }
 
     /// Removes the value of the FULL slot.
@@ -238,8 +254,7 @@ impl<T> PrivateSlot<T> {
         self.state.store(EMPTY, Ordering::Relaxed);
         // SAFETY: P1 and P2: it was FULL and the caller acts as the accessor;
         // now EMPTY, so the value is read exactly once.
-        self.contents
-            .with_mut(|c| unsafe { (*c).value.assume_init_read() })
+        self.value.with_mut(|v| unsafe { (*v).assume_init_read() })
     }
 
     /// Takes the value if the slot is FULL and `wanted` holds for its stamp.
@@ -272,14 +287,11 @@ impl<'a, T> Access<'a, T> {
     pub(crate) fn fill(&self, value: T, stamp: usize) {
         debug_assert_eq!(self.look(), Look::Empty);
         // SAFETY: P2; EMPTY, so no value is overwritten (P1).
-        self.slot.contents.with_mut(|c| unsafe {
-            (*c).value.write(value);
-            (*c).stamp = stamp;
-        });
+        self.slot.value.with_mut(|v| unsafe { (*v).write(value) });
         // Relaxed [slot-state]: our own later accesses read it in program
         // order; a drainer or adopter reads it after acquiring our `busy`
         // release, the next owner after the thread-index hand-off.
-        self.slot.state.store(FULL, Ordering::Relaxed);
+        self.slot.state.store(full_at(stamp), Ordering::Relaxed);
     }
 
     /// Removes the value of the slot, which [`look`](Self::look) found FULL.
@@ -313,6 +325,13 @@ impl<'a, T> Access<'a, T> {
         let old = unsafe { self.take() };
         self.fill(value, stamp);
         old
+    }
+
+    /// Lends the value in place if the slot is FULL with a value put at
+    /// `stamp`: one load and one compare, for `get`'s fast path.
+    #[inline(always)]
+    pub(crate) fn lend_if_put_at(&self, stamp: usize) -> Option<LentSlot<T>> {
+        (self.slot.state_word() == full_at(stamp)).then(|| self.lend())
     }
 
     /// Lends the value of the FULL slot in place.
@@ -363,7 +382,7 @@ impl<T> LentSlot<T> {
         // SAFETY: alive per the caller; P1 and P5: LENT, initialized, ours.
         unsafe {
             let slot = self.slot.as_ref();
-            slot.contents.with(|c| &*(*c).value.as_ptr())
+            slot.value.with(|v| &*(*v).as_ptr())
         }
     }
 
@@ -377,7 +396,7 @@ impl<T> LentSlot<T> {
         // SAFETY: as in `value`; `&mut self` makes the borrow unique.
         unsafe {
             let slot = self.slot.as_ref();
-            slot.contents.with_mut(|c| &mut *(*c).value.as_mut_ptr())
+            slot.value.with_mut(|v| &mut *(*v).as_mut_ptr())
         }
     }
 
@@ -388,13 +407,11 @@ impl<T> LentSlot<T> {
     /// As for [`value`](Self::value).
     #[inline(always)]
     pub(crate) unsafe fn give_back(self, stamp: usize) {
-        // SAFETY: alive per the caller; P5: the contents are ours.
+        // SAFETY: alive per the caller.
         let slot = unsafe { self.slot.as_ref() };
-        // SAFETY: P5.
-        slot.contents.with_mut(|c| unsafe { (*c).stamp = stamp });
-        // Release [slot-return]: the value's last writes, and the stamp,
-        // happen-before the accessor or drainer that sees FULL.
-        slot.state.store(FULL, Ordering::Release);
+        // Release [slot-return]: the value's last writes happen-before the
+        // accessor or drainer that sees FULL.
+        slot.state.store(full_at(stamp), Ordering::Release);
     }
 
     /// Moves the value out, leaving the slot EMPTY.
@@ -407,9 +424,7 @@ impl<T> LentSlot<T> {
         let slot = unsafe { self.slot.as_ref() };
         // SAFETY: P1 and P5: initialized and ours; read once, as the loan
         // is consumed and the state becomes EMPTY.
-        let value = slot
-            .contents
-            .with_mut(|c| unsafe { (*c).value.assume_init_read() });
+        let value = slot.value.with_mut(|v| unsafe { (*v).assume_init_read() });
         // Release [slot-return]: our last use of the slot happens-before the
         // accessor that sees EMPTY and fills it.
         slot.state.store(EMPTY, Ordering::Release);

@@ -354,20 +354,38 @@ impl<T, F> Pool<T, F> {
     /// by this call is dropped here.
     #[inline(always)]
     pub fn put(&self, value: T) {
-        let place = thread_index::current();
-        if let (Some(place), true) = (place, !self.rules.screens) {
-            let local = self.state.locals.get_or_create(place);
-            self.count(Some(local), Event::Put, 1);
-            // Relaxed [generation]: as in `try_take`.
-            let generation = self.state.generation.load(Ordering::Relaxed);
-            // SAFETY: this thread holds index `place.index`, so it owns the
-            // local.
-            if let Err(spill) = unsafe { local.put_private(value, generation) } {
-                self.put_behind_private(place.index, local, spill, generation);
+        match self.held_local() {
+            Some((index, local, generation)) if !self.rules.screens => {
+                self.put_into(index, local, value, generation);
             }
-            return;
+            _ => self.put_slow(value),
         }
-        self.put_screened(value);
+    }
+
+    /// `put` on a thread without an index or a local yet, or into a pool
+    /// with rules.
+    #[inline(never)]
+    fn put_slow(&self, value: T) {
+        match thread_index::current() {
+            Some(place) if !self.rules.screens => {
+                let local = self.state.locals.get_or_create(place);
+                // Relaxed [generation]: as in `try_take`.
+                let generation = self.state.generation.load(Ordering::Relaxed);
+                self.put_into(place.index, local, value, generation);
+            }
+            _ => self.put_screened(value),
+        }
+    }
+
+    /// Puts into the caller's own `local`: its private slot, or else
+    /// (out of line) its chain.
+    #[inline(always)]
+    fn put_into(&self, index: usize, local: &Local<T>, value: T, generation: usize) {
+        self.count(Some(local), Event::Put, 1);
+        // SAFETY: the caller holds `index`, so it owns the local.
+        if let Err(spill) = unsafe { local.put_private(value, generation) } {
+            self.put_behind_private(index, local, spill, generation);
+        }
     }
 
     /// `put` when the private slot is taken: onto the chain, or dropped.
@@ -766,7 +784,53 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[inline]
     #[must_use = "the value is dropped, not given back; use `get` for a loan"]
     pub fn take(&self) -> T {
+        // Only the private slot is inline, so that callers can inline `take`
+        // in turn; everything past it is one out-of-line call.
+        let Some((_, local, generation)) = self.held_local() else {
+            return self.take_slow();
+        };
+        // SAFETY: this thread holds the local's index, so it owns the local.
+        match unsafe { local.take_private(generation) } {
+            Taken::Value(value) => {
+                self.count(Some(local), Event::FromPrivate, 1);
+                value
+            }
+            Taken::None => self.take_behind_private(local, generation),
+            Taken::Expired(expired) => self.take_after_expired_or_create(local, expired),
+        }
+    }
+
+    /// `take` on a thread without an index or a local yet.
+    #[inline(never)]
+    fn take_slow(&self) -> T {
         match self.take_pooled(None) {
+            Some(value) => value,
+            None => self.create_counted(),
+        }
+    }
+
+    /// `take` when the private slot had nothing primary: the own chain's
+    /// head (inline here, so an overflow take makes one call), then the rest
+    /// of Go's order, then `create`.
+    #[inline(never)]
+    fn take_behind_private(&self, local: &Local<T>, generation: usize) -> T {
+        // SAFETY: the caller owns `local` (it holds its thread index).
+        if let Some(value) = unsafe { local.pop_own(generation) } {
+            self.count(Some(local), Event::FromOwnChain, 1);
+            return value;
+        }
+        match self.take_from_elsewhere(Some(local), generation, None) {
+            Some(value) => value,
+            None => self.create_counted(),
+        }
+    }
+
+    /// `take` after its private value was found expired: dropped, then the
+    /// whole lookup again (as `take_after_expired`), then `create`.
+    #[cold]
+    #[inline(never)]
+    fn take_after_expired_or_create(&self, local: &Local<T>, expired: T) -> T {
+        match self.take_after_expired(local, expired, None) {
             Some(value) => value,
             None => self.create_counted(),
         }
@@ -852,15 +916,25 @@ impl<T, F> Pool<T, F> {
         }
     }
 
+    /// This thread's index, its local and the pool's generation, if it holds
+    /// an index already and its local exists: the fast paths' lookup, one
+    /// thread-local load and one bucket load.
+    #[inline(always)]
+    fn held_local(&self) -> Option<(usize, &Local<T>, usize)> {
+        let place = thread_index::current_if_held()?;
+        // Relaxed [generation]: as in `take_pooled`; the index is held
+        // already, so no hand-off is acquired after this load.
+        let generation = self.state.generation.load(Ordering::Relaxed);
+        let local = self.state.locals.get_at(place)?;
+        Some((place.index, local, generation))
+    }
+
     /// `lend`'s common case, all inline: a thread that holds an index, whose
     /// local exists and whose private value is primary. Everything else
     /// (first use, an aged or expired value) is `None`, left to `lend`.
     #[inline(always)]
     fn lend_primary(&self) -> Option<LentSlot<T>> {
-        let place = thread_index::current_if_held()?;
-        // Relaxed [generation]: as in `try_take`; the index is held already.
-        let generation = self.state.generation.load(Ordering::Relaxed);
-        let local = self.state.locals.get_at(place)?;
+        let (_, local, generation) = self.held_local()?;
         // SAFETY: this thread holds index `place.index`, so it owns the local.
         let slot = unsafe { local.lend_primary(generation) }?;
         local.count_loan();

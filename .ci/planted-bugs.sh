@@ -185,7 +185,9 @@ BUGS = [
     ("bucket-publish: the installing CAS Relaxed",
      [("pool/locals.rs", """            Ordering::Release,
             Ordering::Acquire,""", """            Ordering::Relaxed,
-            Ordering::Acquire,""")], BUCKET),
+            Ordering::Acquire,""")],
+     ["pool_service::statistics_read_while_a_thread_builds_its_local_see_only_built_counters"]
+     + BUCKET),
     ("bucket-publish: the losing CAS's load Relaxed",
      [("pool/locals.rs", """            Ordering::Release,
             Ordering::Acquire,""", """            Ordering::Release,
@@ -193,6 +195,10 @@ BUGS = [
     ("bucket-publish: get_or_create loads the bucket Relaxed",
      [("pool/locals.rs", "let mut locals = self.buckets[bucket].load(Ordering::Acquire);",
        "let mut locals = self.buckets[bucket].load(Ordering::Relaxed);")], BUCKET),
+    ("bucket-publish: get_at (the fast paths) loads the bucket Relaxed",
+     [("pool/locals.rs", "let found = self.buckets[bucket].load(Ordering::Acquire);",
+       "let found = self.buckets[bucket].load(Ordering::Relaxed);")],
+     [P + "a_thread_that_holds_its_index_puts_into_a_local_another_thread_built"]),
     ("bucket-publish: iter loads buckets Relaxed",
      [("pool/locals.rs", "let locals = self.buckets[bucket].load(Ordering::Acquire);",
        "let locals = self.buckets[bucket].load(Ordering::Relaxed);")],
@@ -292,12 +298,13 @@ BUGS = [
     ("index hand-off: cleanup snapshots the unowned indices, then unlocks",
      [("pool/thread_index.rs", """    let registry = lock(&THREADS.registry);
     f(&|index| !registry.taken""", """    let registry = lock(&THREADS.registry).taken.clone();
-    f(&|index| !registry""")], AGED_FREE),
+    f(&|index| !registry""")], [NOBARRIER + m for m in AGED_FREE]),
     ("index hand-off: cleanup snapshots the free list, then unlocks",
      [("pool/thread_index.rs", """    let registry = lock(&THREADS.registry);
     f(&|index| !registry.taken.get(index).copied().unwrap_or(false))""",
        """    let free = lock(&THREADS.registry).free.clone();
-    f(&|index| free.iter().any(|&Reverse(i)| i == index))""")], AGED_FREE),
+    f(&|index| free.iter().any(|&Reverse(i)| i == index))""")],
+     [NOBARRIER + m for m in AGED_FREE]),
     ("enrollment: cleanup_all releases the pool's enrollment lock before aging it",
      [("pool/registry.rs", """            let pool = lock(&enrollment.pool);
             match &*pool {""", """            let pool = lock(&enrollment.pool).as_ref().map(|pool| PoolRef(pool.0));

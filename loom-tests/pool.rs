@@ -338,8 +338,9 @@ fn a_value_put_before_a_cleanup_can_be_taken_after_it() {
     );
 }
 
-/// Three threads put one value each: indices 1 and 2 share a bucket of
-/// locals, so two threads may race to allocate it, and one may use a local
+/// Three threads put one value each, at indices 15 to 17 (the first 15 are
+/// reserved): 15 and 16 share a bucket of locals, so two threads may race to
+/// allocate it, and one may use a local
 /// that another thread built (or reuse the index of a thread that exited).
 /// Every value stays in the pool and is dropped with it, once.
 #[test]
@@ -347,6 +348,8 @@ fn threads_sharing_a_bucket_of_locals_each_put_into_a_built_local() {
     crate::support::check(
         "threads_sharing_a_bucket_of_locals_each_put_into_a_built_local",
         || {
+            // Indices 15 and 16 share the first bucket of two locals.
+            victim_pool::reserve_thread_indices(15);
             let tally = Tally::new(3);
             let pool = new_pool(1);
             let threads: Vec<_> = (0..3)
@@ -360,6 +363,38 @@ fn threads_sharing_a_bucket_of_locals_each_put_into_a_built_local() {
             }
             assert!(tally.dropped().is_empty(), "a put dropped a value");
             settle(&tally, 3, pool, Vec::new(), &[0, 1, 2]);
+        },
+    );
+}
+
+/// Two threads at indices 15 and 16 (one bucket of locals): one puts into
+/// the pool; the other already holds its index (it used another pool first),
+/// so its put takes the fast path, which finds the bucket through `get_at`,
+/// maybe built by the first thread. Both values stay pooled, dropped once.
+#[test]
+fn a_thread_that_holds_its_index_puts_into_a_local_another_thread_built() {
+    crate::support::check(
+        "a_thread_that_holds_its_index_puts_into_a_local_another_thread_built",
+        || {
+            victim_pool::reserve_thread_indices(15);
+            let tally = Tally::new(2);
+            let pool = new_pool(1);
+            let first = new_pool(1);
+            let builder = {
+                let (pool, tally) = (pool.clone(), tally.clone());
+                thread::spawn(move || pool.put(Item::new(&tally, 0)))
+            };
+            let holder = {
+                let (pool, tally) = (pool.clone(), tally.clone());
+                thread::spawn(move || {
+                    assert!(first.try_take().is_none(), "nothing was put into it");
+                    pool.put(Item::new(&tally, 1));
+                })
+            };
+            builder.join().unwrap();
+            holder.join().unwrap();
+            assert!(tally.dropped().is_empty(), "a put dropped a value");
+            settle(&tally, 2, pool, Vec::new(), &[0, 1]);
         },
     );
 }

@@ -24,6 +24,8 @@ mod unwind;
 
 pub use chain::{ChainStealer, PoolChain, DEFAULT_FIRST_CAPACITY};
 pub use dequeue::{DequeueStealer, PoolDequeue, MAX_CAPACITY};
+#[doc(hidden)]
+pub use pool::reserve_thread_indices;
 pub use pool::{
     cleanup_all, cleanups_drain_idle_threads, registered_pools, sweep_every, OwnedPoolGuard, Pool,
     PoolBuilder, PoolGuard, PoolStats, Sweeper,

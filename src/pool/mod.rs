@@ -20,6 +20,8 @@ pub use options::PoolBuilder;
 pub use registry::{cleanup_all, registered_pools};
 pub use stats::PoolStats;
 pub use sweeper::{sweep_every, Sweeper};
+#[doc(hidden)]
+pub use thread_index::reserve_thread_indices;
 
 use crate::chain::{Growth, DEFAULT_FIRST_CAPACITY};
 use crate::sync::{

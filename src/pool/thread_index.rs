@@ -83,6 +83,22 @@ global! {
     static THREADS: Threads = Threads::new();
 }
 
+/// Marks the `n` lowest indices never handed out as taken for good, so that
+/// threads that acquire an index afterwards get higher ones.
+///
+/// For model checking only (hidden from the docs): loom starts every
+/// execution with a fresh registry, and each index below 15 has a bucket of
+/// locals to itself, so a model whose threads must share a bucket reserves
+/// the first 15 indices. Outside a model it only wastes `n` indices.
+#[doc(hidden)]
+pub fn reserve_thread_indices(n: usize) {
+    let threads = global_ref(&THREADS);
+    let mut registry = lock(&threads.registry);
+    // R2 holds: the new indices are taken, so none joins `free`.
+    let end = registry.taken.len() + n;
+    registry.taken.resize(end, true);
+}
+
 /// The calling thread's index, returned to the registry when the thread exits.
 pub(crate) struct ThreadIndex {
     place: Place,

@@ -383,9 +383,12 @@ impl<T, F> Pool<T, F> {
     /// (out of line) its chain.
     #[inline(always)]
     fn put_into(&self, index: usize, local: &Local<T>, value: T, generation: usize) {
-        self.count(Some(local), Event::Put, 1);
         // SAFETY: the caller holds `index`, so it owns the local.
-        if let Err(spill) = unsafe { local.put_private(value, generation) } {
+        let refused = unsafe { local.put_private(value, generation) };
+        // Counted after the slot took the value: counting before it made the
+        // compiler copy the value once more on the stack.
+        self.count(Some(local), Event::Put, 1);
+        if let Err(spill) = refused {
             self.put_behind_private(index, local, spill, generation);
         }
     }
@@ -792,11 +795,14 @@ impl<T, F: Fn() -> T> Pool<T, F> {
             return self.take_slow();
         };
         // SAFETY: this thread holds the local's index, so it owns the local.
-        match unsafe { local.take_private(generation) } {
-            Taken::Value(value) => {
-                self.count(Some(local), Event::FromPrivate, 1);
-                value
-            }
+        let taken = unsafe { local.take_private(generation) };
+        // Counted before the value leaves the enum: counting in between
+        // made the compiler copy the value once more on the stack.
+        if let Taken::Value(_) = taken {
+            self.count(Some(local), Event::FromPrivate, 1);
+        }
+        match taken {
+            Taken::Value(value) => value,
             Taken::None => self.take_behind_private(local, generation),
             Taken::Expired(expired) => self.take_after_expired_or_create(local, expired),
         }

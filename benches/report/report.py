@@ -684,6 +684,29 @@ def series_tables(g, lines):
         lines.append("")
 
 
+def versus_older_commit(path, lines):
+    """The single-thread loops timed against an older commit in one process:
+    the table versus.sh wrote, copied as it is."""
+    add = lines.append
+    add("## Single-thread loops against an older commit, in one process")
+    add("")
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        text = ""
+    if not text:
+        add("*Not measured:* `BENCH_REV=<commit> benches/report/versus.sh` writes "
+            f"`benches/report/{os.path.basename(path)}`, which this section copies.")
+    else:
+        add("Times drift between runs on a shared machine, so the question \"did this row get slower "
+            "since then?\" is answered by one binary that runs both versions of the library, "
+            "round by round. Below 1.00x the later commit is faster. The table is not from this run.")
+        add("")
+        add(text)
+    add("")
+
+
 def instructions_before_after(path, groups, now, lines):
     """The "before and after" table of victim-pool's instruction counts: a
     snapshot written by instructions-before.sh against this run's groups."""
@@ -832,6 +855,7 @@ def main():
 
     instructions_before_after(os.path.join(here, "instructions-before.json"), groups,
                               first("commit", "this run"), lines)
+    versus_older_commit(os.path.join(here, "versus.md"), lines)
 
     # ---- sections
     written_svgs = []

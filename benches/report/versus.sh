@@ -51,7 +51,7 @@ debug = 1
 [workspace]
 TOML
 
-now="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' with uncommitted changes')"
+now="$(git rev-parse --short HEAD)$(git diff --quiet -- src Cargo.toml || echo ' with uncommitted changes to the library')"
 out="${VERSUS_OUT:-$repo/benches/report/versus.md}"
 cd "$work"
 cargo build --release --quiet

@@ -37,38 +37,22 @@ macro_rules! loops {
                 }
             }
 
+            /// Take, write through `touch`, put back: `n` times.
             #[inline(never)]
-            fn take_put_small(pool: &Pool<Small>, n: u64) {
+            fn take_put<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
                 for _ in 0..n {
                     let mut value = pool.take();
-                    value[0] += 1;
+                    touch(&mut value);
                     pool.put(black_box(value));
                 }
             }
 
+            /// Get, write through `touch`, drop the guard: `n` times.
             #[inline(never)]
-            fn take_put_buf(pool: &Pool<Vec<u8>>, n: u64) {
-                for _ in 0..n {
-                    let mut value = pool.take();
-                    value[0] += 1;
-                    pool.put(black_box(value));
-                }
-            }
-
-            #[inline(never)]
-            fn get_word(pool: &Pool<Box<u64>>, n: u64) {
+            fn get<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
                 for _ in 0..n {
                     let mut guard = pool.get();
-                    **guard += 1;
-                    black_box(&mut guard);
-                }
-            }
-
-            #[inline(never)]
-            fn get_buf(pool: &Pool<Vec<u8>>, n: u64) {
-                for _ in 0..n {
-                    let mut guard = pool.get();
-                    guard[0] += 1;
+                    touch(&mut guard);
                     black_box(&mut guard);
                 }
             }
@@ -93,10 +77,10 @@ macro_rules! loops {
             pub fn run(pools: &mut Pools, which: usize, n: u64) -> f64 {
                 let start = Instant::now();
                 match which {
-                    0 => take_put_small(&pools.small, n),
-                    1 => take_put_buf(&pools.buf, n),
-                    2 => get_word(&pools.word, n),
-                    3 => get_buf(&pools.buf, n),
+                    0 => take_put(&pools.small, n, |value| value[0] += 1),
+                    1 => take_put(&pools.buf, n, |value| value[0] += 1),
+                    2 => get(&pools.word, n, |value| **value += 1),
+                    3 => get(&pools.buf, n, |value| value[0] += 1),
                     _ => overflow(&pools.small, &mut pools.held, n / 100),
                 }
                 start.elapsed().as_nanos() as f64 / n as f64 * if which == 4 { 100.0 } else { 1.0 }

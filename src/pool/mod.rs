@@ -796,8 +796,9 @@ impl<T, F: Fn() -> T> Pool<T, F> {
         };
         // SAFETY: this thread holds the local's index, so it owns the local.
         let taken = unsafe { local.take_private(generation) };
-        // Counted before the value leaves the enum: counting in between
-        // made the compiler copy the value once more on the stack.
+        // Counted apart from the value's move out of the enum: in a scratch
+        // take+put loop of a `Vec`, a count between the moves cost one more
+        // stack copy of the value (see `put_into`).
         if let Taken::Value(_) = taken {
             self.count(Some(local), Event::FromPrivate, 1);
         }
@@ -943,7 +944,7 @@ impl<T, F> Pool<T, F> {
     #[inline(always)]
     fn lend_primary(&self) -> Option<LentSlot<T>> {
         let (_, local, generation) = self.held_local()?;
-        // SAFETY: this thread holds index `place.index`, so it owns the local.
+        // SAFETY: this thread holds the local's index, so it owns the local.
         let slot = unsafe { local.lend_primary(generation) }?;
         local.count_loan();
         Some(slot)

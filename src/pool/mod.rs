@@ -812,10 +812,8 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// `take` on a thread without an index or a local yet.
     #[inline(never)]
     fn take_slow(&self) -> T {
-        match self.take_pooled(None) {
-            Some(value) => value,
-            None => self.create_counted(),
-        }
+        self.take_pooled(None)
+            .unwrap_or_else(|| self.create_counted())
     }
 
     /// `take` when the private slot had nothing primary: the own chain's
@@ -828,10 +826,8 @@ impl<T, F: Fn() -> T> Pool<T, F> {
             self.count(Some(local), Event::FromOwnChain, 1);
             return value;
         }
-        match self.take_from_elsewhere(Some(local), generation, None) {
-            Some(value) => value,
-            None => self.create_counted(),
-        }
+        self.take_from_elsewhere(Some(local), generation, None)
+            .unwrap_or_else(|| self.create_counted())
     }
 
     /// `take` after its private value was found expired: dropped, then the
@@ -839,10 +835,8 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[cold]
     #[inline(never)]
     fn take_after_expired_or_create(&self, local: &Local<T>, expired: T) -> T {
-        match self.take_after_expired(local, expired, None) {
-            Some(value) => value,
-            None => self.create_counted(),
-        }
+        self.take_after_expired(local, expired, None)
+            .unwrap_or_else(|| self.create_counted())
     }
 
     /// Calls `create`, then counts the value on this thread's counters.

@@ -92,8 +92,7 @@ global! {
 /// the first 15 indices. Outside a model it only wastes `n` indices.
 #[doc(hidden)]
 pub fn reserve_thread_indices(n: usize) {
-    let threads = global_ref(&THREADS);
-    let mut registry = lock(&threads.registry);
+    let mut registry = lock(&THREADS.registry);
     // R2 holds: the new indices are taken, so none joins `free`.
     let end = registry.taken.len() + n;
     registry.taken.resize(end, true);

@@ -80,10 +80,17 @@ fn an_exited_threads_rings_are_freed_by_cleanups() {
             let together = StdArc::clone(&together);
             std::thread::spawn(move || {
                 // The private slot, then a first ring of 2 and a second of 4.
-                for id in 0..4 {
-                    pool.put(tracked(&drops, thread * 4 + id));
-                }
+                let puts = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    for id in 0..4 {
+                        pool.put(tracked(&drops, thread * 4 + id));
+                    }
+                }));
+                // Waited for even after a panic, which then fails the join
+                // instead of leaving the other threads at the barrier.
                 together.wait();
+                if let Err(panic) = puts {
+                    std::panic::resume_unwind(panic);
+                }
             })
         })
         .collect();

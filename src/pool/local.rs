@@ -1,7 +1,7 @@
 //! One thread's share of a pool (Go: `poolLocal`).
 
 use super::private_slot::{LentSlot, Look, PrivateSlot};
-use super::stats::{Counters, Event};
+use super::stats::{Event, OwnedCounters};
 use super::summary::Bit;
 use crate::chain::{Growth, RawChain};
 use crate::sync::epoch;
@@ -103,7 +103,7 @@ pub(crate) struct Local<T> {
     private: PrivateSlot<T>,
     chains: [RawChain<T>; 2],
     /// Written by the owner only (see `Counters`' C1).
-    pub(crate) counters: Counters,
+    pub(crate) counters: OwnedCounters,
 }
 
 impl<T> Local<T> {
@@ -111,7 +111,7 @@ impl<T> Local<T> {
         Local {
             private: PrivateSlot::empty(),
             chains: [RawChain::new(), RawChain::new()],
-            counters: Counters::new(),
+            counters: OwnedCounters::new(),
         }
     }
 
@@ -119,8 +119,7 @@ impl<T> Local<T> {
     /// (`Counters` C2). The owner only (C1).
     #[inline(always)]
     pub(crate) fn count_loan(&self) {
-        self.counters.bump_owned(Event::FromPrivate, 1);
-        self.counters.bump_owned(Event::Put, 1);
+        self.counters.bump_owned(Event::Loan, 1);
     }
 
     /// The private slot, for a cleanup's drain (`want`, `drain_if`,

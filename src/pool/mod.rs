@@ -343,8 +343,8 @@ impl<T, F> Pool<T, F> {
     #[inline(always)]
     fn count(&self, local: Option<&Local<T>>, event: Event, by: u64) {
         match local {
-            Some(local) => local.counters.bump_owned(event, by),
-            None => self.state.counters.bump_shared(event, by),
+            Some(local) if event.is_owned() => local.counters.bump_owned(event, by),
+            _ => self.state.counters.bump_shared(event, by),
         }
     }
 

@@ -57,14 +57,32 @@ pub(crate) enum Event {
     Missed,
     Put,
     Discarded,
+    /// A loan from the private slot: a get from it and, at once, the put
+    /// that will give it back (C2). One counter for both, so that a loan
+    /// costs the owner one count, not two.
+    Loan,
+    /// Counted on the pool's counters only (see [`Event::is_owned`]).
     DroppedByCleanup,
 }
 
-const EVENTS: usize = 9;
+const EVENTS: usize = 10;
 const _: () = assert!(
     Event::DroppedByCleanup as usize + 1 == EVENTS,
     "one counter per event"
 );
+/// The events a local counts: all but the last, so that a local's counters
+/// keep it within 128 bytes (design.md, "Memory bounds").
+pub(crate) const OWNED_EVENTS: usize = EVENTS - 1;
+
+impl Event {
+    /// Whether a local counts this event. Drops by aging are rare (once per
+    /// value per two cleanups) and mostly a cleanup's, which counts on the
+    /// pool's counters: they go there from owners too.
+    #[inline(always)]
+    pub(crate) fn is_owned(self) -> bool {
+        (self as usize) < OWNED_EVENTS
+    }
+}
 
 /// One set of counters.
 ///
@@ -81,11 +99,14 @@ const _: () = assert!(
 ///   (`into_inner`, or moved out to be screened) is taken back as one put
 ///   less on the detaching thread's counters.
 #[derive(Debug)]
-pub(crate) struct Counters {
-    counts: [AtomicU64; EVENTS],
+pub(crate) struct Counters<const N: usize = EVENTS> {
+    counts: [AtomicU64; N],
 }
 
-impl Counters {
+/// A local's counters (C1).
+pub(crate) type OwnedCounters = Counters<OWNED_EVENTS>;
+
+impl<const N: usize> Counters<N> {
     const_fn_unless_loom! {
         pub(crate) const fn new() -> Self {
             Counters {
@@ -119,15 +140,20 @@ impl Counters {
     /// Adds these counters into a snapshot.
     pub(crate) fn add_to(&self, stats: &mut PoolStats) {
         // Relaxed [counter-read]: statistics only.
-        let get = |event: Event| self.counts[event as usize].load(Ordering::Relaxed);
+        let get = |event: Event| {
+            self.counts
+                .get(event as usize)
+                .map_or(0, |count| count.load(Ordering::Relaxed))
+        };
+        let loans = get(Event::Loan);
         *stats += PoolStats {
-            from_private: get(Event::FromPrivate),
+            from_private: get(Event::FromPrivate).wrapping_add(loans),
             from_own_chain: get(Event::FromOwnChain),
             stolen: get(Event::Stolen),
             from_victim: get(Event::FromVictim),
             created: get(Event::Created),
             missed: get(Event::Missed),
-            puts: get(Event::Put),
+            puts: get(Event::Put).wrapping_add(loans),
             discarded: get(Event::Discarded),
             dropped_by_cleanup: get(Event::DroppedByCleanup),
             retained: 0,

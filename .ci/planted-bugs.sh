@@ -93,8 +93,12 @@ NOBARRIER = "nobarrier:"
 HEAVY = "heavy:"
 S = "pool_private_slot::"
 DEKKER = [S + "a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together",
+          S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup",
+          S + "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put"]
+SETTLE = [S + "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put",
           S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup"]
-LOANED = [S + "a_value_lent_on_one_thread_can_be_given_back_on_another",
+LOANED = [S + "a_value_detached_on_another_thread_leaves_the_slot_to_the_next_put",
+          S + "a_value_lent_on_one_thread_can_be_given_back_on_another",
           S + "a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost"]
 LENT_SKIP = [S + "a_cleanup_never_drains_a_value_lent_in_place"]
 RINGS = [P + "an_exited_threads_ring_is_freed_once_empty_while_a_thief_may_read_it"]
@@ -218,12 +222,31 @@ BUGS = [
             true
 """, """            true
 """)], DEKKER),
-    ("slot-busy: an access ends with a Relaxed store",
-     [("pool/private_slot.rs", "self.slot.busy.store(false, Ordering::Release);",
-       "self.slot.busy.store(false, Ordering::Relaxed);")], DEKKER),
-    ("slot-drained: the drain ends with a Relaxed store",
-     [("pool/private_slot.rs", "self.wanted.store(false, Ordering::Release);",
-       "self.wanted.store(false, Ordering::Relaxed);")], DEKKER),
+    ("slot-dekker: a claim ignores the drain mark",
+     [("pool/private_slot.rs", """        if self.drain.load(Ordering::Relaxed) == IDLE {
+            return true;""", """        if self.drain.load(Ordering::Relaxed) != usize::MAX {
+            return true;""")], DEKKER),
+    ("slot-dekker: a fill ignores the drain mark",
+     [("pool/private_slot.rs", """        if self.slot.drain.load(Ordering::Relaxed) != IDLE {
+            return Err(value);""", """        if self.slot.drain.load(Ordering::Relaxed) == usize::MAX {
+            return Err(value);""")], SETTLE),
+    ("slot-drained: the drain's TOOK is a Relaxed store",
+     [("pool/private_slot.rs", "self.drain.store(TOOK, Ordering::Release);",
+       "self.drain.store(TOOK, Ordering::Relaxed);")], SETTLE),
+    ("slot-drained: settle loads the drain mark Relaxed",
+     [("pool/private_slot.rs", "let drain = self.drain.load(Ordering::Acquire);",
+       "let drain = self.drain.load(Ordering::Relaxed);")], SETTLE),
+    ("slot-drain-take: the drainer's swap does not acquire the value",
+     [("pool/private_slot.rs", ".compare_exchange(word, EMPTY, Ordering::Acquire, Ordering::Relaxed)",
+       ".compare_exchange(word, EMPTY, Ordering::Relaxed, Ordering::Relaxed)")], SETTLE + DEKKER),
+    ("slot-fill: a fill makes the slot FULL with a Relaxed store",
+     [("pool/private_slot.rs", "self.state.store(full_at(stamp), Ordering::Release);",
+       "self.state.store(full_at(stamp), Ordering::Relaxed);")], SETTLE + DEKKER),
+    ("settle: a claim whose value the drainer took is FULL again",
+     [("pool/private_slot.rs", "            TOOK => {\n",
+       "            TOOK if false => {\n"),
+      ("pool/private_slot.rs", "            IDLE => {\n",
+       "            IDLE | TOOK => {\n")], SETTLE),
     ("slot-return: a guard gives its value back with a Relaxed store",
      [("pool/private_slot.rs", "slot.state.store(full_at(stamp), Ordering::Release);",
        "slot.state.store(full_at(stamp), Ordering::Relaxed);")], LOANED),
@@ -243,9 +266,10 @@ BUGS = [
      [("pool/mod.rs", "for local in free.filter_map(",
        "for local in free.chain(0..4).filter_map(")], RINGS + STEAL),
     ("lent slot: a drain takes a lent value as if it were full",
-     [("pool/private_slot.rs", "            LENT => Look::Lent,\n",
-       "            LENT if self.wanted.load(Ordering::Relaxed) => Look::Full(0),\n"
-       "            LENT => Look::Lent,\n")], LENT_SKIP),
+     [("pool/private_slot.rs", "if self.state.load(Ordering::Relaxed) & STATE_MASK != FULL {",
+       "if self.state.load(Ordering::Relaxed) & STATE_MASK == EMPTY {"),
+      ("pool/private_slot.rs", "let full = word & STATE_MASK == FULL;",
+       "let full = word & STATE_MASK != EMPTY;")], LENT_SKIP),
     ("index hand-off: a get adopts live threads' private values",
      [("pool/mod.rs", ".filter(|&(index, _)| unowned(index))",
        ".filter(|&(index, _)| unowned(index) || index < usize::MAX)")],

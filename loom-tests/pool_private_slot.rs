@@ -11,7 +11,7 @@
 use crate::support::{check, check_capped, Ledger, Value};
 use loom::sync::Arc;
 use loom::thread;
-use victim_pool::Pool;
+use victim_pool::{OwnedPoolGuard, Pool};
 
 type ModelPool = Pool<Value, fn() -> Value>;
 
@@ -81,6 +81,47 @@ fn a_cleanup_never_drains_a_value_lent_in_place() {
     });
 }
 
+/// The owner puts 0, borrows it with `try_get` and puts 1, while the main
+/// thread runs two cleanups. The get's claim (its LENT store, the fence,
+/// the load of the drain mark) may meet the second cleanup's drain of 0:
+/// then the slot stays CLAIMED until the drain ends, and the put of 1
+/// settles it first: if the drain took 0, the slot is EMPTY and 1 goes
+/// in; if not, 0 is FULL again. Either way each value is dropped once, by
+/// a cleanup or with the pool, and never while a guard or the drain holds
+/// it.
+#[test]
+fn a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put() {
+    check(
+        "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put",
+        || {
+            let ledger = Ledger::new(2);
+            let pool = new_pool();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    if let Some(mut guard) = pool.try_get() {
+                        let _written: &mut Value = &mut guard;
+                    }
+                    pool.put(Value::new(&ledger, 1));
+                })
+            };
+            pool.cleanup();
+            pool.cleanup();
+            owner.join().unwrap();
+            let dropped = ledger.dropped();
+            let stats = pool.stats();
+            assert_eq!(
+                dropped.len() + stats.retained as usize,
+                2,
+                "each value must be dropped or pooled, once: dropped {dropped:?}, {stats:?}"
+            );
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}
+
 /// The owner puts 0 and lends it to a guard that a second thread drops,
 /// while the owner puts 1 and takes twice. The guard's drop marks the slot
 /// FULL with a Release store; the owner's Acquire look either sees LENT
@@ -107,6 +148,37 @@ fn a_value_lent_on_one_thread_can_be_given_back_on_another() {
                     let taken = [pool.try_take(), pool.try_take()];
                     returner.join().unwrap();
                     taken
+                })
+            };
+            let taken: Vec<Value> = owner.join().unwrap().into_iter().flatten().collect();
+            settle(taken, &ledger, pool);
+        },
+    );
+}
+
+/// The owner puts 0 and lends it to an owned guard, which a second thread
+/// detaches (`into_inner`: the value moves out and the slot becomes EMPTY
+/// with a Release store) while the owner puts 1. The put fills the slot
+/// only after its Acquire look saw EMPTY, so the detaching thread's read of
+/// 0 happens-before the write of 1 into the same cell; the put takes no
+/// claim, so no fence stands in for that Acquire.
+#[test]
+fn a_value_detached_on_another_thread_leaves_the_slot_to_the_next_put() {
+    check_capped(
+        "a_value_detached_on_another_thread_leaves_the_slot_to_the_next_put",
+        2,
+        || {
+            let ledger = Ledger::new(2);
+            let pool = new_owned_pool();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    let guard = pool.get_owned();
+                    let detacher = thread::spawn(move || OwnedPoolGuard::into_inner(guard));
+                    pool.put(Value::new(&ledger, 1));
+                    let taken = pool.try_take();
+                    [Some(detacher.join().unwrap()), taken]
                 })
             };
             let taken: Vec<Value> = owner.join().unwrap().into_iter().flatten().collect();

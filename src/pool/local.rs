@@ -45,9 +45,12 @@ pub(crate) fn half(generation: usize) -> usize {
 
 /// A value the private slot did not take, and why.
 pub(crate) enum Spill<T> {
-    /// The slot holds a primary value, is lent, or is wanted by a cleanup:
-    /// the value goes onto the primary chain.
+    /// The slot holds a primary value, or is lent: the value goes onto
+    /// the primary chain.
     Primary(T),
+    /// A cleanup's drain is about, or has left the slot unsettled: the slow
+    /// path settles it and tries again ([`Local::put_private_settled`]).
+    Unsettled(T),
     /// The slot holds a value put before the last cleanup, which the put
     /// may displace ([`Local::overflow`]).
     Aged(T),
@@ -74,8 +77,8 @@ pub(crate) enum Taken<T> {
 
 /// What a loan from the private slot gave.
 pub(crate) enum Loan<T> {
-    /// Nothing to lend: empty, lent already, not primary, or wanted by a
-    /// cleanup.
+    /// Nothing to lend: empty, lent already, not primary, or held up by a
+    /// cleanup's drain.
     None,
     /// The private value, lent in place.
     Lent(LentSlot<T>),
@@ -122,8 +125,8 @@ impl<T> Local<T> {
         self.counters.bump_owned(Event::Loan, 1);
     }
 
-    /// The private slot, for a cleanup's drain (`want`, `drain_if`,
-    /// `unwant`).
+    /// The private slot, for a cleanup's drain (`want_if_full`, then
+    /// `drain_if` or `unwant`).
     pub(crate) fn private(&self) -> &PrivateSlot<T> {
         &self.private
     }
@@ -131,8 +134,9 @@ impl<T> Local<T> {
     /// Go's Put, first step: into the private slot if it is empty. The value
     /// comes back otherwise, saying whether the slot holds an aged value
     /// (for [`overflow`](Self::overflow) to move out) or not (full with a
-    /// primary value, lent, or wanted by a cleanup: the value goes onto the
-    /// primary chain).
+    /// primary value or lent: the value goes onto the primary chain; or
+    /// held up by a cleanup's drain: the slow path settles it and tries
+    /// again).
     ///
     /// # Safety
     ///
@@ -140,26 +144,73 @@ impl<T> Local<T> {
     #[inline(always)]
     pub(crate) unsafe fn put_private(&self, value: T, generation: usize) -> Result<(), Spill<T>> {
         // SAFETY: forwarded from the caller.
-        let Some(access) = (unsafe { self.private.enter() }) else {
-            return Err(Spill::Primary(value));
-        };
-        match access.look() {
-            Look::Empty => {
-                access.fill(value, generation);
-                Ok(())
-            }
+        let access = unsafe { self.private.enter() };
+        match access.look_as_is() {
+            Look::Empty => access.fill(value, generation).map_err(Spill::Unsettled),
             Look::Full(stamp) if Age::of(stamp, generation) != Age::Primary => {
                 Err(Spill::Aged(value))
             }
+            Look::Claimed => Err(Spill::Unsettled(value)),
             _ => Err(Spill::Primary(value)),
         }
+    }
+
+    /// [`put_private`](Self::put_private) after settling the slot; a slot
+    /// that a drain still holds up counts as occupied by a primary value.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1).
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn put_private_settled(
+        &self,
+        value: T,
+        generation: usize,
+    ) -> Result<(), Spill<T>> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }.settle();
+        // SAFETY: forwarded from the caller.
+        unsafe { self.put_private(value, generation) }.map_err(|spill| match spill {
+            Spill::Unsettled(value) => Spill::Primary(value),
+            spill => spill,
+        })
+    }
+
+    /// Whether a cleanup's drain left the private slot CLAIMED, which
+    /// [`take_private`](Self::take_private) reads as empty: for the take
+    /// paths past it, which then call
+    /// [`take_private_settled`](Self::take_private_settled).
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1).
+    #[inline]
+    pub(crate) unsafe fn private_is_claimed(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }.look_as_is() == Look::Claimed
+    }
+
+    /// [`take_private`](Self::take_private) once the slot is settled (see
+    /// `private_slot`'s `Access::settle`), for a slot found CLAIMED.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1).
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn take_private_settled(&self, generation: usize) -> Taken<T> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }.settle();
+        // SAFETY: forwarded from the caller.
+        unsafe { self.take_private(generation) }
     }
 
     /// Where a put goes that the private slot refused: the primary chain;
     /// or, when the private value has aged, that value moves out (to the
     /// victim chain, or to be dropped if expired) and the put takes its
-    /// place. A slot that is lent, or wanted by a cleanup, counts as
-    /// occupied by a primary value.
+    /// place. A slot that is lent, or held up by a cleanup's drain, counts
+    /// as occupied by a primary value.
     ///
     /// # Safety
     ///
@@ -174,21 +225,22 @@ impl<T> Local<T> {
             moved: false,
         };
         // SAFETY: forwarded from the caller.
-        let Some(access) = (unsafe { self.private.enter() }) else {
-            return chain(value);
-        };
+        let access = unsafe { self.private.enter() };
         let stamp = match access.look() {
             // Emptied meanwhile: only by a draining cleanup, as this thread
             // is the accessor; the chain is as good a place.
-            Look::Empty | Look::Lent => return chain(value),
+            Look::Empty | Look::Lent | Look::Claimed => return chain(value),
             Look::Full(stamp) => stamp,
         };
         let age = Age::of(stamp, generation);
         if age == Age::Primary {
             return chain(value);
         }
-        // SAFETY: the access looked FULL just above.
-        let old = unsafe { access.swap(value, generation) };
+        // SAFETY: the slot was FULL at `stamp` just above.
+        let old = match unsafe { access.swap(value, stamp, generation) } {
+            Ok(old) => old,
+            Err(value) => return chain(value),
+        };
         match age {
             Age::Victim => Overflow::Chain {
                 value: old,
@@ -213,18 +265,20 @@ impl<T> Local<T> {
     #[inline(always)]
     pub(crate) unsafe fn take_private(&self, generation: usize) -> Taken<T> {
         // SAFETY: forwarded from the caller.
-        let Some(access) = (unsafe { self.private.enter() }) else {
-            return Taken::None;
-        };
-        let Look::Full(stamp) = access.look() else {
+        let access = unsafe { self.private.enter() };
+        // As is: a slot that a drain left CLAIMED reads as empty here; the
+        // caller's slow path settles it (`private_is_claimed`).
+        let Look::Full(stamp) = access.look_as_is() else {
             return Taken::None;
         };
         let age = Age::of(stamp, generation);
         if age == Age::Victim {
             return Taken::None;
         }
-        // SAFETY: the access looked FULL just above.
-        let value = unsafe { access.take() };
+        // SAFETY: the slot was FULL at `stamp` just above.
+        let Some(value) = (unsafe { access.take(stamp) }) else {
+            return Taken::None;
+        };
         match age {
             Age::Primary => Taken::Value(value),
             _ => Taken::Expired(value),
@@ -240,22 +294,22 @@ impl<T> Local<T> {
     #[inline(always)]
     pub(crate) unsafe fn lend_private(&self, generation: usize) -> Loan<T> {
         // SAFETY: forwarded from the caller.
-        let Some(access) = (unsafe { self.private.enter() }) else {
+        let access = unsafe { self.private.enter() };
+        let Some(stamp) = access.full_stamp() else {
             return Loan::None;
         };
-        let Look::Full(stamp) = access.look() else {
-            return Loan::None;
+        let loan = match Age::of(stamp, generation) {
+            // SAFETY: the slot was FULL at `stamp` just above.
+            Age::Primary => unsafe { access.lend(stamp) }.map(Loan::Lent),
+            // SAFETY: as above.
+            Age::Expired => unsafe { access.take(stamp) }.map(Loan::Expired),
+            Age::Victim => None,
         };
-        match Age::of(stamp, generation) {
-            Age::Primary => Loan::Lent(access.lend()),
-            // SAFETY: the access looked FULL just above.
-            Age::Expired => Loan::Expired(unsafe { access.take() }),
-            Age::Victim => Loan::None,
-        }
+        loan.unwrap_or(Loan::None)
     }
 
     /// Lends the private value if it is primary; anything else (empty,
-    /// lent, wanted, aged) gives `None` and leaves the slot as it was, for
+    /// lent, held up by a drain, aged) gives `None` and leaves the slot as it was, for
     /// [`lend_private`](Self::lend_private) on the slow path to sort out.
     ///
     /// # Safety
@@ -266,7 +320,7 @@ impl<T> Local<T> {
         // Primary means put at this generation (a later stamp, from a give
         // back that saw a newer generation, takes the slow path).
         // SAFETY: forwarded from the caller.
-        unsafe { self.private.enter() }?.lend_if_put_at(generation)
+        unsafe { self.private.enter() }.lend_if_put_at(generation)
     }
 
     /// Takes the private value only if it has age `wanted`; any other value
@@ -277,7 +331,7 @@ impl<T> Local<T> {
     /// The caller is the slot's accessor (L1).
     pub(crate) unsafe fn take_private_aged(&self, generation: usize, wanted: Age) -> Option<T> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.private.enter() }?.take_if(|stamp| Age::of(stamp, generation) == wanted)
+        unsafe { self.private.enter() }.take_if(|stamp| Age::of(stamp, generation) == wanted)
     }
 
     /// Takes the private value unless it is expired (which stays in place),
@@ -288,13 +342,14 @@ impl<T> Local<T> {
     /// The caller is the slot's accessor (L1).
     pub(crate) unsafe fn take_private_unexpired(&self, generation: usize) -> Option<(T, Age)> {
         // SAFETY: forwarded from the caller.
-        let access = unsafe { self.private.enter() }?;
-        let Look::Full(stamp) = access.look() else {
-            return None;
-        };
+        let access = unsafe { self.private.enter() };
+        let stamp = access.full_stamp()?;
         let age = Age::of(stamp, generation);
-        // SAFETY: the access looked FULL just above.
-        (age != Age::Expired).then(|| (unsafe { access.take() }, age))
+        if age == Age::Expired {
+            return None;
+        }
+        // SAFETY: the slot was FULL at `stamp` just above.
+        Some((unsafe { access.take(stamp) }?, age))
     }
 
     /// Pops the newest primary value of the own chain (Go: `shared.popHead`).

@@ -198,8 +198,15 @@ impl<T, F> Pool<T, F> {
             return self.take_from_elsewhere(None, generation, miss);
         };
         let local = self.state.locals.get_or_create(place);
-        // SAFETY: this thread holds index `place.index`, so it owns the local.
-        match unsafe { local.take_private(generation) } {
+        // SAFETY: this thread holds index `place.index`, so it owns the
+        // local.
+        let mut taken = unsafe { local.take_private(generation) };
+        // SAFETY: as above.
+        if matches!(taken, Taken::None) && unsafe { local.private_is_claimed() } {
+            // SAFETY: as above.
+            taken = unsafe { local.take_private_settled(generation) };
+        }
+        match taken {
             Taken::Value(value) => {
                 self.count(Some(local), Event::FromPrivate, 1);
                 return Some(value);
@@ -404,8 +411,19 @@ impl<T, F> Pool<T, F> {
         spill: Spill<T>,
         generation: usize,
     ) {
+        let spill = match spill {
+            Spill::Unsettled(value) => {
+                // SAFETY: the caller owns `local`, so it is the slot's
+                // accessor.
+                match unsafe { local.put_private_settled(value, generation) } {
+                    Ok(()) => return,
+                    Err(spill) => spill,
+                }
+            }
+            spill => spill,
+        };
         let (value, half, moved) = match spill {
-            Spill::Primary(value) => (value, half(generation), false),
+            Spill::Primary(value) | Spill::Unsettled(value) => (value, half(generation), false),
             // SAFETY: the caller owns `local` (it holds its thread index),
             // so it is the slot's accessor.
             Spill::Aged(value) => match unsafe { local.overflow(value, generation) } {
@@ -600,23 +618,24 @@ impl<T, F> Pool<T, F> {
     /// heavy side; elsewhere only those of exited threads.
     fn drain_expired_private(&self, next: usize, dropped: &mut Vec<T>) {
         let expired = |stamp| Age::of(stamp, next) == Age::Expired;
-        // The same locals are wanted, drained and released: only those whose
-        // slot looks full, as a wanted slot's owner backs off.
-        let wanted: Vec<&Local<T>> = self
+        // The same locals are marked, then drained or unmarked: only those
+        // whose slot looks full, as the owner of a marked slot backs off.
+        let marked: Vec<&Local<T>> = self
             .state
             .locals
             .iter()
             .map(|(_, local)| local)
             .filter(|local| local.private().want_if_full())
             .collect();
-        let drained = wanted.is_empty() || asymmetric_fence::heavy();
-        for local in &wanted {
+        let drained = marked.is_empty() || asymmetric_fence::heavy();
+        for local in &marked {
             if drained {
                 // SAFETY: we are the one drainer (the cleanup lock is held),
-                // wanted this slot, and the heavy fence ran since.
+                // marked this slot, and the heavy fence ran since.
                 dropped.extend(unsafe { local.private().drain_if(expired) });
+            } else {
+                local.private().unwant();
             }
-            local.private().unwant();
         }
         if drained {
             return;
@@ -822,12 +841,39 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[inline(never)]
     fn take_behind_private(&self, local: &Local<T>, generation: usize) -> T {
         // SAFETY: the caller owns `local` (it holds its thread index).
+        if unsafe { local.private_is_claimed() } {
+            return self.take_settled(local, generation);
+        }
+        self.take_from_own_chain_on(local, generation)
+    }
+
+    /// The part of `take` from the own chain's head on.
+    #[inline(always)]
+    fn take_from_own_chain_on(&self, local: &Local<T>, generation: usize) -> T {
+        // SAFETY: the caller owns `local` (it holds its thread index).
         if let Some(value) = unsafe { local.pop_own(generation) } {
             self.count(Some(local), Event::FromOwnChain, 1);
             return value;
         }
         self.take_from_elsewhere(Some(local), generation, None)
             .unwrap_or_else(|| self.create_counted())
+    }
+
+    /// `take` when a cleanup's drain had left the private slot CLAIMED:
+    /// settled, then the private value, then the rest of `take` (from the
+    /// own chain on, as a slot that a drain still holds up stays CLAIMED).
+    #[cold]
+    #[inline(never)]
+    fn take_settled(&self, local: &Local<T>, generation: usize) -> T {
+        // SAFETY: the caller owns `local` (it holds its thread index).
+        match unsafe { local.take_private_settled(generation) } {
+            Taken::Value(value) => {
+                self.count(Some(local), Event::FromPrivate, 1);
+                value
+            }
+            Taken::None => self.take_from_own_chain_on(local, generation),
+            Taken::Expired(expired) => self.take_after_expired_or_create(local, expired),
+        }
     }
 
     /// `take` after its private value was found expired: dropped, then the

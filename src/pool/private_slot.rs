@@ -7,40 +7,55 @@
 //!            fill (owner)            lend (owner)
 //!   EMPTY ----------------> FULL ----------------> LENT
 //!     ^  <----------------   ^  <----------------   |
-//!     |   take (owner, or    |   give back (the     |
-//!     |   a drainer)         |   loan's holder)     |
+//!     |   take (owner, through   give back (the     |
+//!     |   CLAIMED; or a drainer) loan's holder)     |
 //!     +---------------------------------------------+
 //!              take back (the loan's holder)
 //! ```
 //!
-//! Three parties, and never an atomic read-modify-write:
+//! Three parties, and no atomic read-modify-write on the owner's side:
 //!
 //! - The **accessor**: the owner of the local's thread index (or, for an
 //!   index no thread holds, a thread acting for it under the thread
-//!   registry's lock). It opens an [`Access`] with [`PrivateSlot::enter`],
-//!   which sets `busy`, and may then move the slot between EMPTY, FULL and
-//!   LENT.
+//!   registry's lock), through an [`Access`]. It fills an EMPTY slot, and
+//!   leaves FULL only by a *claim*: it stores the new state (LENT for a
+//!   lend, CLAIMED for a take), runs the light side of the asymmetric fence
+//!   and loads `drain`. If a drainer is about, the claim has failed: the
+//!   slot stays CLAIMED, untouched, until [`settle`](PrivateSlot::settle)
+//!   learns whether the drainer took the value.
 //! - The **holder of a loan** ([`LentSlot`], inside a pool guard), on any
 //!   thread: while the slot is LENT it alone touches the value, and it
 //!   moves the slot out of LENT with a Release store.
-//! - A **drainer** (a cleanup): it sets `wanted`, runs the heavy side of the
-//!   asymmetric fence, and takes a FULL value only if the accessor is not
-//!   `busy`. The accessor's `enter` stores `busy`, runs the light side, and
-//!   backs off if it sees `wanted`: Dekker's pattern, so at most one of
-//!   them goes on.
+//! - A **drainer** (a cleanup): it marks `drain` ACTIVE, runs the heavy
+//!   side of the fence, and takes a FULL value with a compare-and-swap to
+//!   EMPTY, leaving `drain` TOOK for the accessor to acknowledge.
+//!
+//! The claim store and the drainer's mark are Dekker's pair: with both
+//! fences, either the drainer's compare-and-swap sees the claim (and
+//! fails), or the accessor sees the mark (and stays out of the value).
+//! The claim is the state store the accessor makes anyway, so a lend and
+//! its give-back are one store each.
 
-use crate::sync::{asymmetric_fence, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{asymmetric_fence, AtomicUsize, Ordering, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-// The state word: the state in the low two bits and, while FULL, the
-// stamp (the generation the value was put in) above them, so one load
-// tells "full and put at this generation" and one store gives a value back.
+// The state word: the state in the low two bits and, while FULL or
+// CLAIMED, the stamp (the generation the value was put in) above them, so
+// one load tells "full and put at this generation" and one store gives a
+// value back.
 const EMPTY: usize = 0;
 const FULL: usize = 1;
 const LENT: usize = 2;
+const CLAIMED: usize = 3;
 const STATE_BITS: u32 = 2;
 const STATE_MASK: usize = (1 << STATE_BITS) - 1;
+
+// The drain word, written by the drainer except for the accessor's
+// acknowledgement of TOOK (P3).
+const IDLE: usize = 0;
+const ACTIVE: usize = 1;
+const TOOK: usize = 2;
 
 /// The state word of a FULL slot whose value was put at `stamp`. A stamp
 /// keeps the generation's low 62 bits, which equal the generation until a
@@ -50,14 +65,21 @@ fn full_at(stamp: usize) -> usize {
     stamp << STATE_BITS | FULL
 }
 
-/// The stamp of a FULL state word, as a generation (see [`full_at`]).
+/// The state word of a slot claimed from `full_at(stamp)`.
+#[inline(always)]
+fn claimed_at(stamp: usize) -> usize {
+    stamp << STATE_BITS | CLAIMED
+}
+
+/// The stamp of a FULL or CLAIMED state word, as a generation (see
+/// [`full_at`]).
 #[inline(always)]
 fn stamp_of(word: usize) -> usize {
     word >> STATE_BITS
 }
 
-/// One optional value, its state and stamp in one word, and the flags of
-/// its protocol.
+/// One optional value, its state and stamp in one word, and the word a
+/// drainer marks.
 ///
 /// The value is a `MaybeUninit<T>` beside a separate state, not an
 /// `Option<(T, usize)>`: with the enum, the compiler wrote a `Vec` into the
@@ -66,22 +88,30 @@ fn stamp_of(word: usize) -> usize {
 ///
 /// # Invariants
 ///
-/// - P1: `value` is initialized exactly while `state` is FULL or LENT.
-/// - P2: while `state` is EMPTY or FULL, `value` and `state` are written
-///   only by an accessor inside an [`Access`], or by a drainer that saw
-///   `busy` false after setting `wanted` and running the heavy fence. While
-///   it is LENT, only the [`LentSlot`] touches `value` and moves `state`
-///   on; nobody else writes `state`.
-/// - P3: `busy` is written only by the accessor (accessors follow one
-///   another through the thread-index hand-off); `wanted` only by the
-///   drainer, and drainers run one at a time (the pool's cleanup lock).
-/// - P4 (Dekker): an accessor that saw `wanted` false and a drainer that saw
-///   `busy` false never overlap: each stored its flag before the fence and
-///   loaded the other's after it.
+/// - P1: `value` is initialized while `state` is FULL or LENT; while it is
+///   CLAIMED, unless `drain` is TOOK; while it is EMPTY, only between a
+///   drainer's compare-and-swap and the end of its claim (it is reading the
+///   value out).
+/// - P2: while `state` is EMPTY, FULL or CLAIMED, `value` and `state` are
+///   written only by the accessor, except that a drainer may swap a FULL
+///   word for EMPTY (and then owns the value). The accessor touches the
+///   value only after a claim that saw `drain` IDLE, or to fill an EMPTY
+///   slot after seeing `drain` IDLE. While the slot is LENT, only the
+///   [`LentSlot`] touches `value` and moves `state` on.
+/// - P3: `drain` is written by the drainer (drainers run one at a time,
+///   under the pool's cleanup lock): IDLE to ACTIVE by a compare-and-swap,
+///   then ACTIVE to IDLE or TOOK; and by the accessor, TOOK to IDLE only.
+///   Accessors follow one another through the thread-index hand-off.
+/// - P4 (Dekker): a claim that saw `drain` IDLE after its fence and a
+///   drainer's compare-and-swap never both succeed on the same value: each
+///   side stored before its fence and reads the other's word after it.
+/// - P5: TOOK means the drainer took the value that the accessor last
+///   filled, restored or got back from a loan: the accessor fills only
+///   after acknowledging TOOK, a loan began with a claim that saw IDLE, and
+///   a drainer marks a slot only from IDLE (P3).
 pub(crate) struct PrivateSlot<T> {
     state: AtomicUsize,
-    busy: AtomicBool,
-    wanted: AtomicBool,
+    drain: AtomicUsize,
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
@@ -93,21 +123,41 @@ pub(crate) enum Look {
     Full(usize),
     /// The value is on loan.
     Lent,
+    /// A claim of this accessor (or of the one before it) met a drainer
+    /// that has not finished: the value may be gone. Unavailable until the
+    /// drainer ends and a later look settles it.
+    Claimed,
+}
+
+impl Look {
+    /// What a state word says.
+    #[inline(always)]
+    fn of(word: usize) -> Look {
+        // Tests in this order, not a `match`: the compiler made the match a
+        // jump table, which kept `take` and `put` from inlining.
+        let state = word & STATE_MASK;
+        if state == FULL {
+            Look::Full(stamp_of(word))
+        } else if state == EMPTY {
+            Look::Empty
+        } else if state == LENT {
+            Look::Lent
+        } else {
+            Look::Claimed
+        }
+    }
 }
 
 impl<T> PrivateSlot<T> {
     pub(crate) fn empty() -> Self {
         PrivateSlot {
             state: AtomicUsize::new(EMPTY),
-            busy: AtomicBool::new(false),
-            wanted: AtomicBool::new(false),
+            drain: AtomicUsize::new(IDLE),
             value: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
 
-    /// Opens the slot for its accessor, or returns `None` while a drainer
-    /// wants it (then the caller acts as if the slot were unavailable and
-    /// leaves it alone).
+    /// Opens the slot for its accessor.
     ///
     /// # Safety
     ///
@@ -115,19 +165,8 @@ impl<T> PrivateSlot<T> {
     /// or acts for an index no thread holds while holding the thread
     /// registry's lock (P3). It calls no user code while the access is open.
     #[inline(always)]
-    pub(crate) unsafe fn enter(&self) -> Option<Access<'_, T>> {
-        // Relaxed [slot-dekker]: ordered before the `wanted` load below by
-        // the asymmetric fence, not by its ordering (P4).
-        self.busy.store(true, Ordering::Relaxed);
-        asymmetric_fence::light();
-        // Acquire [slot-drained]: pairs with the Release in `unwant`, so the
-        // drainer's take of the value happens-before what we do next.
-        if self.wanted.load(Ordering::Acquire) {
-            // Release [slot-busy]: as in `Access::drop` (nothing was done).
-            self.busy.store(false, Ordering::Release);
-            return None;
-        }
-        Some(Access { slot: self })
+    pub(crate) unsafe fn enter(&self) -> Access<'_, T> {
+        Access { slot: self }
     }
 
     /// Whether the value is on loan now (for statistics: a loan begun or
@@ -139,66 +178,232 @@ impl<T> PrivateSlot<T> {
         self.state.load(Ordering::Relaxed) == LENT
     }
 
-    /// Marks the slot wanted by a drainer, unless it looks EMPTY or LENT
-    /// (then returns false and the drainer leaves it alone: a value put
-    /// meanwhile, or given back, is fresh, not expired). The drainer then
-    /// runs [`asymmetric_fence::heavy`] once for all the slots it marked,
-    /// calls [`drain_if`](Self::drain_if) only if that returned true, and
-    /// [`unwant`](Self::unwant)s every marked slot in any case.
+    /// Marks the slot for a drainer, unless it looks EMPTY, LENT or CLAIMED
+    /// or the accessor has not acknowledged an earlier take (then returns
+    /// false and the drainer leaves it alone: a value put meanwhile, or
+    /// given back, is fresh, not expired). The drainer then runs
+    /// [`asymmetric_fence::heavy`] once for all the slots it marked, and
+    /// calls [`drain_if`](Self::drain_if) on each if that returned true,
+    /// [`unwant`](Self::unwant) otherwise.
     ///
-    /// While a slot is wanted its accessor backs off, so marking only the
-    /// slots that may hold a value keeps other threads' gets undisturbed.
+    /// While a slot is marked, its accessor's claims fail, so marking only
+    /// the slots that may hold a value keeps other threads' gets
+    /// undisturbed.
     pub(crate) fn want_if_full(&self) -> bool {
-        // Relaxed [slot-hint]: a stale EMPTY or LENT only leaves an expired
-        // value for the next cleanup; the decision to take is made in
-        // `drain_if`, after the fence.
+        // Relaxed [slot-hint]: a stale EMPTY, LENT or CLAIMED only leaves
+        // an expired value for the next cleanup; the take itself is the
+        // compare-and-swap in `drain_if`, after the fence.
         if self.state.load(Ordering::Relaxed) & STATE_MASK != FULL {
             return false;
         }
-        // Relaxed [slot-dekker]: ordered before the `busy` load in
-        // `drain_if` by the heavy fence (P4).
-        self.wanted.store(true, Ordering::Relaxed);
-        true
+        // Relaxed [slot-dekker]: ordered before the state's load in
+        // `drain_if` by the heavy fence (P4). A compare-and-swap, not a
+        // load and a store: it reads the latest value, so the mark never
+        // overwrites a TOOK the accessor has not acknowledged, nor lands
+        // before an acknowledgement in the word's order (P3). The
+        // acknowledgement itself carries nothing we read.
+        self.drain
+            .compare_exchange(IDLE, ACTIVE, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 
-    /// Takes the value if the accessor is not inside an access, the slot is
-    /// FULL, and `expired` holds for its stamp.
+    /// Takes the value if the slot is FULL and `expired` holds for its
+    /// stamp, and ends the drainer's mark.
     ///
     /// # Safety
     ///
     /// The caller is the one drainer (P3); [`want_if_full`](Self::want_if_full)
-    /// returned true, then [`asymmetric_fence::heavy`] did, and the caller
-    /// has not called [`unwant`](Self::unwant) since.
+    /// returned true, then [`asymmetric_fence::heavy`] did.
     pub(crate) unsafe fn drain_if(&self, expired: impl FnOnce(usize) -> bool) -> Option<T> {
-        // Acquire [slot-busy]: pairs with the Release that ends an access,
-        // so everything the accessor did to the slot is visible to us.
-        if self.busy.load(Ordering::Acquire) {
+        // Relaxed [slot-hint]: the compare-and-swap below decides.
+        let word = self.state.load(Ordering::Relaxed);
+        let full = word & STATE_MASK == FULL;
+        // Acquire [slot-drain-take]: pairs with the Release that made the
+        // slot FULL (a fill, a give-back or a restored claim), so the
+        // value's writes are visible to our read. The store needs no
+        // Release of its own: the heavy fence before it is a release
+        // fence, so an accessor whose Acquire look reads this EMPTY also
+        // sees our ACTIVE mark, and does not fill the slot while we read
+        // the value out.
+        let taken = full
+            && expired(stamp_of(word))
+            && self
+                .state
+                .compare_exchange(word, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+        if !taken {
+            self.unwant();
             return None;
         }
-        // SAFETY: the accessor is out and will back off until `unwant` (P4),
-        // so we may act as it does on the slot (P2), without its `busy`.
-        unsafe { self.take_if(expired) }
+        // SAFETY: P1 and P2: the swap from FULL made the value ours, and
+        // the accessor does not fill while we are ACTIVE.
+        let value = self.value.with_mut(|v| unsafe { (*v).assume_init_read() });
+        // Release [slot-drained]: our read of the value happens-before the
+        // accessor's next fill, which acknowledges TOOK with an Acquire.
+        self.drain.store(TOOK, Ordering::Release);
+        Some(value)
     }
 
-    /// Ends a drainer's claim.
+    /// Ends a drainer's mark without a take.
     pub(crate) fn unwant(&self) {
-        // Release [slot-drained]: a value taken in `drain_if`, and the slot
-        // left EMPTY, happen-before the next `enter` that sees this store.
-        self.wanted.store(false, Ordering::Release);
+        // Relaxed [slot-unmark]: nothing was taken, so nothing is published;
+        // an accessor that reads IDLE here restores or uses a value that is
+        // still its own.
+        self.drain.store(IDLE, Ordering::Relaxed);
     }
 
     /// Removes the value, held or lent, when nobody else can reach the slot.
     pub(crate) fn take_exclusive(&mut self) -> Option<T> {
         // Relaxed [exclusive]: `&mut self`; no other thread can reach it.
-        if self.state.load(Ordering::Relaxed) == EMPTY {
-            return None;
-        }
+        let word = self.state.load(Ordering::Relaxed);
+        // Relaxed [exclusive]: as above.
+        let took = self.drain.load(Ordering::Relaxed) == TOOK;
         // Relaxed [exclusive]: as above.
         self.state.store(EMPTY, Ordering::Relaxed);
+        // Relaxed [exclusive]: as above.
+        self.drain.store(IDLE, Ordering::Relaxed);
+        let held = match word & STATE_MASK {
+            EMPTY => false,
+            CLAIMED => !took,
+            _ => true,
+        };
         // SAFETY: P1; `&mut self`, and the state now says EMPTY, so the value
         // is read once. A LENT value here belonged to a forgotten guard,
         // which will never touch it again.
-        Some(unsafe { self.value.with_mut(|v| (*v).assume_init_read()) })
+        held.then(|| unsafe { self.value.with_mut(|v| (*v).assume_init_read()) })
+    }
+
+    /// The state word, as the accessor reads it.
+    #[inline(always)]
+    fn state_word(&self) -> usize {
+        // Acquire [slot-return]: pairs with the Release of a loan's holder
+        // that gave the value back (or took it), maybe on another thread,
+        // and with a drainer's swap to EMPTY (slot-drain-take).
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Claims the value of the slot, FULL at `stamp`, by storing the state
+    /// `claim` (LENT, or CLAIMED without a stamp): whether no drainer is
+    /// about (P4). If one is, the slot is left CLAIMED at `stamp` for
+    /// [`settle`](Self::settle), and the value must not be touched.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the accessor and saw the slot FULL at `stamp`.
+    #[inline(always)]
+    unsafe fn claim(&self, claim: usize, stamp: usize) -> bool {
+        // Relaxed [slot-dekker]: ordered before the `drain` load below by
+        // the asymmetric fence, not by its ordering (P4).
+        self.state.store(claim, Ordering::Relaxed);
+        asymmetric_fence::light();
+        // Relaxed [slot-dekker]: IDLE, the only value we act on, was stored
+        // before any mark we must see (P4), or by us, or by a drainer that
+        // took nothing.
+        if self.drain.load(Ordering::Relaxed) == IDLE {
+            return true;
+        }
+        self.claim_failed(stamp);
+        false
+    }
+
+    /// A claim that met a drainer: the slot becomes CLAIMED (a failed lend
+    /// stored LENT) and is settled now if the drainer has finished.
+    #[cold]
+    #[inline(never)]
+    fn claim_failed(&self, stamp: usize) {
+        // Relaxed [slot-state]: our own later looks read it in program
+        // order; the drainer's swap fails on it; the next accessor reads it
+        // after the thread-index hand-off.
+        self.state.store(claimed_at(stamp), Ordering::Relaxed);
+        self.settle();
+    }
+
+    /// Settles the drainer's part after a failed claim or a take: if the
+    /// drainer took the value (TOOK), the slot becomes EMPTY and TOOK is
+    /// acknowledged; if it finished without (IDLE), a CLAIMED slot is FULL
+    /// again with its stamp. Returns whether the drain is over (false
+    /// while the drainer is ACTIVE).
+    #[cold]
+    #[inline(never)]
+    fn settle(&self) -> bool {
+        // Acquire [slot-drained]: pairs with the Release of TOOK, so the
+        // drainer's read of the value happens-before our next fill.
+        let drain = self.drain.load(Ordering::Acquire);
+        // Relaxed [slot-state]: our own last store, or a drainer's swap to
+        // EMPTY, which the TOOK we acquired orders before us.
+        let word = self.state.load(Ordering::Relaxed);
+        match drain {
+            TOOK => {
+                // Relaxed [slot-state]: the slot was EMPTY or CLAIMED; no
+                // value is left to publish.
+                self.state.store(EMPTY, Ordering::Relaxed);
+                // Relaxed [slot-unmark]: the acknowledgement lets the next
+                // drainer mark the slot; it publishes nothing (a drainer
+                // takes only a value whose FULL store was a Release).
+                self.drain.store(IDLE, Ordering::Relaxed);
+                true
+            }
+            IDLE => {
+                if word & STATE_MASK == CLAIMED {
+                    // Release [slot-restore]: the value's writes (ours, or a
+                    // give-back we acquired) happen-before a drainer's swap
+                    // of this word.
+                    self.state.store(full_at(stamp_of(word)), Ordering::Release);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// An accessor's look at a CLAIMED slot: settled if the drainer has
+    /// finished.
+    #[cold]
+    #[inline(never)]
+    fn look_settled(&self) -> Look {
+        if !self.settle() {
+            return Look::Claimed;
+        }
+        let word = self.state_word();
+        debug_assert!(
+            word & STATE_MASK != CLAIMED,
+            "a settled claim is EMPTY or FULL"
+        );
+        Look::of(word)
+    }
+
+    /// Reads the value out of a slot this accessor claimed, leaving it
+    /// EMPTY.
+    ///
+    /// # Safety
+    ///
+    /// A [`claim`](Self::claim) by this accessor succeeded and nothing has
+    /// moved the slot on since.
+    #[inline(always)]
+    unsafe fn take_claimed(&self) -> T {
+        // SAFETY: P1 and P2: the successful claim keeps drainers out and the
+        // value initialized; read once, as the state becomes EMPTY.
+        let value = self.value.with_mut(|v| unsafe { (*v).assume_init_read() });
+        // Relaxed [slot-state]: no drainer acts on EMPTY; our own fill reads
+        // it in program order, the next accessor after the hand-off.
+        self.state.store(EMPTY, Ordering::Relaxed);
+        value
+    }
+
+    /// Writes `value` into the slot, which the accessor holds (EMPTY and
+    /// unmarked, or claimed), and makes it FULL at `stamp`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the accessor, and the slot holds no value: EMPTY with
+    /// `drain` seen IDLE, or claimed and taken out.
+    #[inline(always)]
+    unsafe fn write_full(&self, value: T, stamp: usize) {
+        // SAFETY: P2 per the caller; no value is overwritten (P1).
+        self.value.with_mut(|v| unsafe { (*v).write(value) });
+        // Release [slot-fill]: the value's writes happen-before a drainer's
+        // swap that takes it (slot-drain-take).
+        self.state.store(full_at(stamp), Ordering::Release);
     }
 }
 
@@ -213,146 +418,144 @@ pub(crate) struct Access<'a, T> {
     slot: &'a PrivateSlot<T>,
 }
 
-impl<T> PrivateSlot<T> {
-    /// What the slot holds.
-    ///
-    /// # Safety
-    ///
-    /// The caller acts as the accessor (P2).
-    #[inline(always)]
-    unsafe fn look(&self) -> Look {
-        let word = self.state_word();
-        match word & STATE_MASK {
-            EMPTY => Look::Empty,
-            LENT => Look::Lent,
-            _ => Look::Full(stamp_of(word)),
+impl<'a, T> Access<'a, T> {
+    /// What the slot holds. A slot left CLAIMED by a failed claim is
+    /// settled first, if its drainer has finished.
+    #[inline]
+    pub(crate) fn look(&self) -> Look {
+        match self.look_as_is() {
+            Look::Claimed => self.slot.look_settled(),
+            look => look,
         }
     }
 
-    /// The state word, as the accessor reads it.
+    /// What the slot holds, without settling a CLAIMED slot: for the
+    /// inlined fast paths, whose slow paths settle it
+    /// ([`settle`](Self::settle)).
     #[inline(always)]
-    fn state_word(&self) -> usize {
-        // Acquire [slot-return]: pairs with the Release of a loan's holder
-        // that gave the value back (or took it), maybe on another thread.
-        self.state.load(Ordering::Acquire)
+    pub(crate) fn look_as_is(&self) -> Look {
+        Look::of(self.slot.state_word())
     }
 
-    /// Removes the value of the FULL slot.
-    ///
-    /// # Safety
-    ///
-    /// As for [`look`](Self::look), and the slot is FULL (the caller looked;
-    /// checked again in debug builds only, to keep the hot path to one load).
+    /// The stamp of the slot's value if it is FULL, after settling a
+    /// CLAIMED slot as [`look`](Self::look) does.
+    #[inline]
+    pub(crate) fn full_stamp(&self) -> Option<usize> {
+        match self.look() {
+            Look::Full(stamp) => Some(stamp),
+            _ => None,
+        }
+    }
+
+    /// Settles a slot that a failed claim left CLAIMED, or whose drainer
+    /// took its value (TOOK), if the drainer has finished: then the slot
+    /// is EMPTY or FULL and unmarked, and the fast paths may use it again.
+    /// Returns whether it settled something.
+    #[inline]
+    pub(crate) fn settle(&self) -> bool {
+        // Relaxed [slot-state]: our own last store, or a drainer's swap
+        // (then `settle` acquires its TOOK before acting on it).
+        let claimed = self.slot.state.load(Ordering::Relaxed) & STATE_MASK == CLAIMED;
+        // Relaxed [slot-hint]: `settle` loads it again with Acquire.
+        (claimed || self.slot.drain.load(Ordering::Relaxed) != IDLE) && self.slot.settle()
+    }
+
+    /// Stores a value put at `stamp` into the EMPTY slot, unless the slot
+    /// is marked by a drainer, or its TOOK is not yet acknowledged (then
+    /// the value comes back, the slot stays EMPTY, and
+    /// [`settle`](Self::settle) may make a fill possible again).
     #[inline(always)]
-    unsafe fn take(&self) -> T {
+    pub(crate) fn fill(&self, value: T, stamp: usize) -> Result<(), T> {
         debug_assert!(
-            // SAFETY: forwarded from the caller.
-            matches!(unsafe { self.look() }, Look::Full(_)),
-            "the private slot holds no value to take"
+            self.look_as_is() == Look::Empty,
+            "the private slot holds no value to fill over"
         );
-        // Relaxed [slot-state]: as in `Access::fill`.
-        self.state.store(EMPTY, Ordering::Relaxed);
-        // SAFETY: P1 and P2: it was FULL and the caller acts as the accessor;
-        // now EMPTY, so the value is read exactly once.
-        self.value.with_mut(|v| unsafe { (*v).assume_init_read() })
+        // Relaxed [slot-dekker]: a drainer that swapped the slot to EMPTY
+        // marked it first, and our Acquire look of that EMPTY
+        // (slot-drain-take) orders the mark before this load.
+        if self.slot.drain.load(Ordering::Relaxed) != IDLE {
+            return Err(value);
+        }
+        // SAFETY: we are the accessor and the slot is EMPTY with no drainer
+        // reading it.
+        unsafe { self.slot.write_full(value, stamp) };
+        Ok(())
     }
 
-    /// Takes the value if the slot is FULL and `wanted` holds for its stamp.
+    /// Removes the value of the slot, which [`look`](Self::look) found
+    /// FULL at `stamp`, unless a drainer is about (then `None`).
     ///
     /// # Safety
     ///
-    /// As for [`look`](Self::look).
+    /// The last `look` of this access returned `Look::Full(stamp)`.
     #[inline(always)]
-    unsafe fn take_if(&self, wanted: impl FnOnce(usize) -> bool) -> Option<T> {
+    pub(crate) unsafe fn take(&self, stamp: usize) -> Option<T> {
         // SAFETY: forwarded from the caller.
         unsafe {
-            match self.look() {
-                Look::Full(stamp) if wanted(stamp) => Some(self.take()),
-                _ => None,
-            }
+            self.slot
+                .claim(CLAIMED, stamp)
+                .then(|| self.slot.take_claimed())
         }
-    }
-}
-
-impl<'a, T> Access<'a, T> {
-    /// What the slot holds.
-    #[inline(always)]
-    pub(crate) fn look(&self) -> Look {
-        // SAFETY: an open access makes us the accessor.
-        unsafe { self.slot.look() }
-    }
-
-    /// Stores a value put at `stamp` into the EMPTY slot.
-    #[inline(always)]
-    pub(crate) fn fill(&self, value: T, stamp: usize) {
-        debug_assert_eq!(self.look(), Look::Empty);
-        // SAFETY: P2; EMPTY, so no value is overwritten (P1).
-        self.slot.value.with_mut(|v| unsafe { (*v).write(value) });
-        // Relaxed [slot-state]: our own later accesses read it in program
-        // order; a drainer or adopter reads it after acquiring our `busy`
-        // release, the next owner after the thread-index hand-off.
-        self.slot.state.store(full_at(stamp), Ordering::Relaxed);
-    }
-
-    /// Removes the value of the slot, which [`look`](Self::look) found FULL.
-    ///
-    /// # Safety
-    ///
-    /// The last `look` of this access returned `Look::Full` (debug builds
-    /// check it again).
-    #[inline(always)]
-    pub(crate) unsafe fn take(&self) -> T {
-        // SAFETY: an open access makes us the accessor; FULL per the caller.
-        unsafe { self.slot.take() }
     }
 
     /// Takes the value if the slot is FULL and `wanted` holds for its stamp.
     #[inline(always)]
     pub(crate) fn take_if(&self, wanted: impl FnOnce(usize) -> bool) -> Option<T> {
-        // SAFETY: an open access makes us the accessor.
-        unsafe { self.slot.take_if(wanted) }
+        match self.full_stamp() {
+            // SAFETY: it looked FULL at `stamp` just now.
+            Some(stamp) if wanted(stamp) => unsafe { self.take(stamp) },
+            _ => None,
+        }
     }
 
     /// Replaces the value of the slot, which [`look`](Self::look) found
-    /// FULL, with `value`, put at `stamp`.
+    /// FULL at `stamp`, with `value`, put at `new_stamp`; gives back the
+    /// old value, or `value` itself if a drainer is about.
     ///
     /// # Safety
     ///
     /// As for [`take`](Self::take).
     #[inline(always)]
-    pub(crate) unsafe fn swap(&self, value: T, stamp: usize) -> T {
+    pub(crate) unsafe fn swap(&self, value: T, stamp: usize, new_stamp: usize) -> Result<T, T> {
         // SAFETY: forwarded from the caller.
-        let old = unsafe { self.take() };
-        self.fill(value, stamp);
-        old
+        if !unsafe { self.slot.claim(CLAIMED, stamp) } {
+            return Err(value);
+        }
+        // SAFETY: the claim succeeded, which keeps drainers out until the
+        // slot is FULL again.
+        unsafe {
+            let old = self.slot.value.with_mut(|v| (*v).assume_init_read());
+            self.slot.write_full(value, new_stamp);
+            Ok(old)
+        }
     }
 
     /// Lends the value in place if the slot is FULL with a value put at
-    /// `stamp`: one load and one compare, for `get`'s fast path.
+    /// `stamp` and no drainer is about: one load, one compare and one
+    /// store, for `get`'s fast path.
     #[inline(always)]
     pub(crate) fn lend_if_put_at(&self, stamp: usize) -> Option<LentSlot<T>> {
-        (self.slot.state_word() == full_at(stamp)).then(|| self.lend())
-    }
-
-    /// Lends the value of the FULL slot in place.
-    #[inline(always)]
-    pub(crate) fn lend(&self) -> LentSlot<T> {
-        debug_assert!(matches!(self.look(), Look::Full(_)));
-        // Relaxed [slot-state]: as in `fill`; the loan reaches another
-        // thread only with the guard, whose transfer orders it.
-        self.slot.state.store(LENT, Ordering::Relaxed);
-        LentSlot {
-            slot: NonNull::from(self.slot),
+        if self.slot.state_word() != full_at(stamp) {
+            return None;
         }
+        // SAFETY: it is FULL at `stamp`.
+        unsafe { self.lend(stamp) }
     }
-}
 
-impl<T> Drop for Access<'_, T> {
+    /// Lends the value of the slot, which [`look`](Self::look) found FULL
+    /// at `stamp`, in place, unless a drainer is about.
+    ///
+    /// # Safety
+    ///
+    /// As for [`take`](Self::take).
     #[inline(always)]
-    fn drop(&mut self) {
-        // Release [slot-busy]: what this access did to the slot
-        // happens-before a drainer or later accessor that sees `busy` false.
-        self.slot.busy.store(false, Ordering::Release);
+    pub(crate) unsafe fn lend(&self, stamp: usize) -> Option<LentSlot<T>> {
+        // SAFETY: forwarded from the caller. The claim is the LENT state
+        // itself; the loan reaches another thread only with the guard,
+        // whose transfer orders it.
+        unsafe { self.slot.claim(LENT, stamp) }.then(|| LentSlot {
+            slot: NonNull::from(self.slot),
+        })
     }
 }
 
@@ -360,13 +563,13 @@ impl<T> Drop for Access<'_, T> {
 ///
 /// # Invariants
 ///
-/// - P5: the slot is LENT and nobody else touches its value (P2) until this
+/// - P6: the slot is LENT and nobody else touches its value (P2) until this
 ///   loan gives it back or takes it back, which consumes the loan.
 pub(crate) struct LentSlot<T> {
     slot: NonNull<PrivateSlot<T>>,
 }
 
-// SAFETY: the loan is the sole user of one `T` (P5), like a `Box<T>`.
+// SAFETY: the loan is the sole user of one `T` (P6), like a `Box<T>`.
 unsafe impl<T: Send> Send for LentSlot<T> {}
 // SAFETY: `&LentSlot` gives only `&T`.
 unsafe impl<T: Sync> Sync for LentSlot<T> {}
@@ -379,7 +582,7 @@ impl<T> LentSlot<T> {
     /// The slot's pool is alive (the guard borrows it or holds an `Arc`).
     #[inline(always)]
     pub(crate) unsafe fn value(&self) -> &T {
-        // SAFETY: alive per the caller; P1 and P5: LENT, initialized, ours.
+        // SAFETY: alive per the caller; P1 and P6: LENT, initialized, ours.
         unsafe {
             let slot = self.slot.as_ref();
             slot.value.with(|v| &*(*v).as_ptr())
@@ -422,7 +625,7 @@ impl<T> LentSlot<T> {
     pub(crate) unsafe fn take_back(self) -> T {
         // SAFETY: alive per the caller.
         let slot = unsafe { self.slot.as_ref() };
-        // SAFETY: P1 and P5: initialized and ours; read once, as the loan
+        // SAFETY: P1 and P6: initialized and ours; read once, as the loan
         // is consumed and the state becomes EMPTY.
         let value = slot.value.with_mut(|v| unsafe { (*v).assume_init_read() });
         // Release [slot-return]: our last use of the slot happens-before the
@@ -442,14 +645,15 @@ mod tests {
         let value = Rc::new(());
         let mut slot = PrivateSlot::empty();
         // SAFETY: this thread is the only accessor, and no drainer runs.
-        let access = unsafe { slot.enter() }.expect("nobody wants the slot");
+        let access = unsafe { slot.enter() };
         assert_eq!(access.look(), Look::Empty);
-        access.fill(Rc::clone(&value), 7);
+        assert!(access.fill(Rc::clone(&value), 7).is_ok());
         assert_eq!(access.look(), Look::Full(7));
-        // SAFETY: it looked FULL just above.
-        drop(unsafe { access.swap(Rc::clone(&value), 8) });
+        // SAFETY: it looked FULL at 7 just above.
+        let old = unsafe { access.swap(Rc::clone(&value), 7, 8) };
+        drop(old.unwrap_or_else(|_| panic!("no drainer is about")));
         assert_eq!(Rc::strong_count(&value), 2);
-        let mut loan = access.lend();
+        let mut loan = access.lend_if_put_at(8).expect("FULL at 8");
         assert_eq!(access.look(), Look::Lent);
         // SAFETY: the slot outlives the loan.
         unsafe {
@@ -458,41 +662,109 @@ mod tests {
             loan.give_back(9);
         }
         assert_eq!(access.look(), Look::Full(9));
-        let lent_again = access.lend();
-        drop(access);
+        assert!(access.lend_if_put_at(8).is_none(), "put at 9, not 8");
+        // SAFETY: it looked FULL at 9 just above.
+        let lent_again = unsafe { access.lend(9) }.expect("no drainer is about");
         // SAFETY: as above.
         let out = unsafe { lent_again.take_back() };
         assert_eq!(slot.take_exclusive().map(drop), None);
         // SAFETY: as above.
-        unsafe { slot.enter() }.unwrap().fill(out, 10);
+        assert!(unsafe { slot.enter() }.fill(out, 10).is_ok());
         drop(slot);
         assert_eq!(Rc::strong_count(&value), 1, "dropped with the slot");
     }
 
     #[test]
-    fn an_accessor_backs_off_while_a_drainer_wants_the_slot() {
+    fn a_drainer_takes_an_expired_value_and_the_accessor_acknowledges_it() {
         let slot = PrivateSlot::empty();
         // SAFETY: this thread is the only accessor and the only drainer.
         unsafe {
+            let access = slot.enter();
             assert!(!slot.want_if_full(), "an empty slot is left alone");
-            slot.enter().unwrap().fill(1u8, 0);
+            access.fill(1u8, 0).unwrap();
             assert!(slot.want_if_full());
-            assert!(slot.enter().is_none(), "wanted: the accessor backs off");
+            assert_eq!(access.take(0), None, "marked: a claim fails");
+            assert_eq!(access.look(), Look::Claimed, "until the drainer ends");
+            assert!(!slot.want_if_full(), "a claimed slot is not marked");
             assert!(asymmetric_fence::heavy() || cfg!(not(target_os = "linux")));
+            assert_eq!(slot.drain_if(|_| true), None, "the claim keeps it");
+            assert_eq!(access.look(), Look::Full(0), "settled: FULL again");
+            assert!(slot.want_if_full());
             assert_eq!(slot.drain_if(|stamp| stamp == 1), None, "not expired");
+            assert!(slot.want_if_full());
             assert_eq!(slot.drain_if(|stamp| stamp == 0), Some(1));
-            slot.unwant();
-            assert_eq!(slot.enter().unwrap().look(), Look::Empty);
+            assert!(!slot.want_if_full(), "nothing left to take");
+            assert_eq!(access.look(), Look::Empty);
+            assert_eq!(access.fill(3, 5), Err(3), "TOOK not yet acknowledged");
+            assert!(access.settle(), "acknowledges TOOK");
+            assert!(!access.settle(), "nothing left to settle");
+            access.fill(3, 5).unwrap();
+            assert_eq!(access.look(), Look::Full(5));
+        }
+        // A drainer between its swap to EMPTY and the end of its mark is
+        // still reading the value out: no fill until it ends.
+        let slot = PrivateSlot::empty();
+        slot.drain.store(ACTIVE, Ordering::Relaxed);
+        // SAFETY: the only accessor.
+        let access = unsafe { slot.enter() };
+        assert_eq!(access.fill(6u8, 0), Err(6));
+        slot.unwant();
+        assert_eq!(access.fill(6, 0), Ok(()));
+    }
+
+    #[test]
+    fn a_claim_that_met_a_drainer_learns_what_the_drainer_took() {
+        let slot = PrivateSlot::empty();
+        // SAFETY: this thread is the only accessor and the only drainer; the
+        // failed claim is made between the drainer's mark and its swap, as
+        // if the fences had ordered them so.
+        unsafe {
+            let access = slot.enter();
+            access.fill(Rc::new(4), 0).unwrap();
+            assert!(slot.want_if_full());
+            // The drainer's swap comes first in the word's order; the
+            // accessor's claim, on a stale FULL, then overwrites EMPTY.
+            let taken = slot.drain_if(|_| true).expect("FULL and expired");
+            slot.claim(LENT, 0);
+            assert_eq!(access.look(), Look::Empty, "TOOK: the value is gone");
+            assert_eq!(Rc::strong_count(&taken), 1);
+            assert!(access.fill(taken, 1).is_ok(), "acknowledged, so filled");
+            assert_eq!(access.look(), Look::Full(1));
+        }
+    }
+
+    /// A value in a claim that a drainer interrupted and never took is
+    /// dropped with the slot; one it took is not dropped again.
+    #[test]
+    fn a_slot_dropped_while_claimed_drops_its_value_unless_a_drainer_took_it() {
+        for took in [false, true] {
+            let value = Rc::new(());
+            let mut slot = PrivateSlot::empty();
+            // SAFETY: as above.
+            let taken = unsafe {
+                slot.enter().fill(Rc::clone(&value), 0).unwrap();
+                assert!(slot.want_if_full());
+                let taken = if took { slot.drain_if(|_| true) } else { None };
+                // A claim left unsettled: the drainer is still ACTIVE, or
+                // its TOOK not yet seen.
+                slot.state.store(claimed_at(0), Ordering::Relaxed);
+                taken
+            };
+            drop(slot.take_exclusive());
+            drop(taken);
+            assert_eq!(Rc::strong_count(&value), 1, "took: {took}");
         }
     }
 
     /// The check is a debug assertion (the callers look first).
     #[test]
     #[cfg(debug_assertions)]
-    #[should_panic(expected = "the private slot holds no value to take")]
-    fn taking_from_an_empty_slot_panics() {
+    #[should_panic(expected = "the private slot holds no value to fill over")]
+    fn filling_a_full_slot_panics() {
         let slot = PrivateSlot::<u8>::empty();
         // SAFETY: the only accessor.
-        let _ = unsafe { slot.enter().unwrap().take() };
+        let access = unsafe { slot.enter() };
+        access.fill(1, 0).unwrap();
+        let _ = access.fill(2, 0);
     }
 }

@@ -227,9 +227,8 @@ BUGS = [
             return true;""", """        if self.drain.load(Ordering::Relaxed) != usize::MAX {
             return true;""")], DEKKER),
     ("slot-dekker: a fill ignores the drain mark",
-     [("pool/private_slot.rs", """        if self.slot.drain.load(Ordering::Relaxed) != IDLE {
-            return Err(value);""", """        if self.slot.drain.load(Ordering::Relaxed) == usize::MAX {
-            return Err(value);""")], SETTLE),
+     [("pool/private_slot.rs", "        self.slot.drain.load(Ordering::Relaxed) == IDLE\n",
+       "        self.slot.drain.load(Ordering::Relaxed) != usize::MAX\n")], SETTLE),
     ("slot-drained: the drain's TOOK is a Relaxed store",
      [("pool/private_slot.rs", "self.drain.store(TOOK, Ordering::Release);",
        "self.drain.store(TOOK, Ordering::Relaxed);")], SETTLE),

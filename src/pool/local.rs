@@ -43,17 +43,23 @@ pub(crate) fn half(generation: usize) -> usize {
     generation & 1
 }
 
-/// A value the private slot did not take, and why.
-pub(crate) enum Spill<T> {
+/// Where the private slot leaves room for a put, decided before the value
+/// moves: a value wrapped in an enum was stored into the slot in other
+/// pieces than `take` reads it back in, which misses store-to-load
+/// forwarding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// EMPTY and unmarked: [`Local::fill_private`] takes the value.
+    Private,
     /// The slot holds a primary value, or is lent: the value goes onto
     /// the primary chain.
-    Primary(T),
-    /// A cleanup's drain is about, or has left the slot unsettled: the slow
-    /// path settles it and tries again ([`Local::put_private_settled`]).
-    Unsettled(T),
+    Primary,
     /// The slot holds a value put before the last cleanup, which the put
     /// may displace ([`Local::overflow`]).
-    Aged(T),
+    Aged,
+    /// A cleanup's drain is about, or has left the slot unsettled: the slow
+    /// path settles it and decides again ([`Local::private_room_settled`]).
+    Unsettled,
 }
 
 /// Where a put goes when the private slot does not take its value.
@@ -131,50 +137,59 @@ impl<T> Local<T> {
         &self.private
     }
 
-    /// Go's Put, first step: into the private slot if it is empty. The value
-    /// comes back otherwise, saying whether the slot holds an aged value
-    /// (for [`overflow`](Self::overflow) to move out) or not (full with a
-    /// primary value or lent: the value goes onto the primary chain; or
-    /// held up by a cleanup's drain: the slow path settles it and tries
-    /// again).
+    /// Go's Put, first step: whether the private slot takes the put
+    /// ([`Room::Private`], then [`fill_private`](Self::fill_private)), and
+    /// if not, why: it holds an aged value (for
+    /// [`overflow`](Self::overflow) to move out), a primary value or a
+    /// loan (the value goes onto the primary chain), or a cleanup's drain
+    /// holds it up (the slow path settles it and decides again).
     ///
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
     #[inline(always)]
-    pub(crate) unsafe fn put_private(&self, value: T, generation: usize) -> Result<(), Spill<T>> {
+    pub(crate) unsafe fn private_room(&self, generation: usize) -> Room {
         // SAFETY: forwarded from the caller.
         let access = unsafe { self.private.enter() };
         match access.look_as_is() {
-            Look::Empty => access.fill(value, generation).map_err(Spill::Unsettled),
-            Look::Full(stamp) if Age::of(stamp, generation) != Age::Primary => {
-                Err(Spill::Aged(value))
-            }
-            Look::Claimed => Err(Spill::Unsettled(value)),
-            _ => Err(Spill::Primary(value)),
+            Look::Empty if access.may_fill() => Room::Private,
+            Look::Empty | Look::Claimed => Room::Unsettled,
+            Look::Full(stamp) if Age::of(stamp, generation) != Age::Primary => Room::Aged,
+            _ => Room::Primary,
         }
     }
 
-    /// [`put_private`](Self::put_private) after settling the slot; a slot
-    /// that a drain still holds up counts as occupied by a primary value.
+    /// [`private_room`](Self::private_room) after settling the slot; a
+    /// slot that a drain still holds up counts as occupied by a primary
+    /// value.
     ///
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
     #[cold]
     #[inline(never)]
-    pub(crate) unsafe fn put_private_settled(
-        &self,
-        value: T,
-        generation: usize,
-    ) -> Result<(), Spill<T>> {
+    pub(crate) unsafe fn private_room_settled(&self, generation: usize) -> Room {
         // SAFETY: forwarded from the caller.
         unsafe { self.private.enter() }.settle();
         // SAFETY: forwarded from the caller.
-        unsafe { self.put_private(value, generation) }.map_err(|spill| match spill {
-            Spill::Unsettled(value) => Spill::Primary(value),
-            spill => spill,
-        })
+        match unsafe { self.private_room(generation) } {
+            Room::Unsettled => Room::Primary,
+            room => room,
+        }
+    }
+
+    /// Stores a put's value into the private slot, stamped `generation`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1), and
+    /// [`private_room`](Self::private_room) (or its settled form) just said
+    /// [`Room::Private`].
+    #[inline(always)]
+    pub(crate) unsafe fn fill_private(&self, value: T, generation: usize) {
+        // SAFETY: forwarded from the caller, who found the slot EMPTY and
+        // unmarked.
+        unsafe { self.private.enter().fill_unmarked(value, generation) }
     }
 
     /// Whether a cleanup's drain left the private slot CLAIMED, which
@@ -254,6 +269,22 @@ impl<T> Local<T> {
     /// How many values `chains[half]` holds (pins the epoch).
     pub(crate) fn chain_len(&self, half: usize) -> usize {
         self.chains[half].len()
+    }
+
+    /// Takes the private value if it was put at this generation: `take`'s
+    /// fast path. Anything else (empty, lent, aged, held up by a drain)
+    /// gives `None` and leaves the slot as it was, for
+    /// [`take_private`](Self::take_private) on the slow path to sort out.
+    /// An `Option`, not a [`Taken`]: a value wrapped with a tag took one
+    /// more copy on the stack.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1).
+    #[inline(always)]
+    pub(crate) unsafe fn take_primary(&self, generation: usize) -> Option<T> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }.take_if_put_at(generation)
     }
 
     /// Takes the private value if it is primary; an expired private value

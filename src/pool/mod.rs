@@ -28,7 +28,7 @@ use crate::sync::{
     asymmetric_fence, const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution,
 };
 use crate::unwind::DropEach;
-use local::{half, Age, Loan, Local, Overflow, Spill, Taken};
+use local::{half, Age, Loan, Local, Overflow, Room, Taken};
 use options::{check_first_capacity, Rules};
 use private_slot::LentSlot;
 use registry::{Ages, Garbage};
@@ -391,13 +391,14 @@ impl<T, F> Pool<T, F> {
     #[inline(always)]
     fn put_into(&self, index: usize, local: &Local<T>, value: T, generation: usize) {
         // SAFETY: the caller holds `index`, so it owns the local.
-        let refused = unsafe { local.put_private(value, generation) };
-        // Counted after the slot took the value: counting before it made the
+        match unsafe { local.private_room(generation) } {
+            // SAFETY: as above; the slot has room.
+            Room::Private => unsafe { local.fill_private(value, generation) },
+            room => self.put_behind_private(index, local, value, room, generation),
+        }
+        // Counted after the value moved: counting before it made the
         // compiler copy the value once more on the stack.
         self.count(Some(local), Event::Put, 1);
-        if let Err(spill) = refused {
-            self.put_behind_private(index, local, spill, generation);
-        }
     }
 
     /// `put` when the private slot is taken: onto the chain, or dropped.
@@ -408,25 +409,24 @@ impl<T, F> Pool<T, F> {
         &self,
         index: usize,
         local: &Local<T>,
-        spill: Spill<T>,
+        value: T,
+        room: Room,
         generation: usize,
     ) {
-        let spill = match spill {
-            Spill::Unsettled(value) => {
-                // SAFETY: the caller owns `local`, so it is the slot's
-                // accessor.
-                match unsafe { local.put_private_settled(value, generation) } {
-                    Ok(()) => return,
-                    Err(spill) => spill,
-                }
-            }
-            spill => spill,
+        let room = match room {
+            // SAFETY: the caller owns `local`, so it is the slot's accessor.
+            Room::Unsettled => unsafe { local.private_room_settled(generation) },
+            room => room,
         };
-        let (value, half, moved) = match spill {
-            Spill::Primary(value) | Spill::Unsettled(value) => (value, half(generation), false),
+        let (value, half, moved) = match room {
+            Room::Private => {
+                // SAFETY: as above; the slot has room.
+                return unsafe { local.fill_private(value, generation) };
+            }
+            Room::Primary | Room::Unsettled => (value, half(generation), false),
             // SAFETY: the caller owns `local` (it holds its thread index),
             // so it is the slot's accessor.
-            Spill::Aged(value) => match unsafe { local.overflow(value, generation) } {
+            Room::Aged => match unsafe { local.overflow(value, generation) } {
                 Overflow::Chain { value, half, moved } => (value, half, moved),
                 Overflow::Expired(expired) => {
                     self.count(Some(local), Event::DroppedByCleanup, 1);
@@ -478,8 +478,10 @@ impl<T, F> Pool<T, F> {
         // Relaxed [generation]: as in `try_take`.
         let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
-        if let Err(spill) = unsafe { local.put_private(value, generation) } {
-            self.put_behind_private(place.index, local, spill, generation);
+        match unsafe { local.private_room(generation) } {
+            // SAFETY: as above; the slot has room.
+            Room::Private => unsafe { local.fill_private(value, generation) },
+            room => self.put_behind_private(place.index, local, value, room, generation),
         }
     }
 
@@ -814,17 +816,12 @@ impl<T, F: Fn() -> T> Pool<T, F> {
             return self.take_slow();
         };
         // SAFETY: this thread holds the local's index, so it owns the local.
-        let taken = unsafe { local.take_private(generation) };
-        // Counted apart from the value's move out of the enum: in a scratch
-        // take+put loop of a `Vec`, a count between the moves cost one more
-        // stack copy of the value (see `put_into`).
-        if let Taken::Value(_) = taken {
-            self.count(Some(local), Event::FromPrivate, 1);
-        }
-        match taken {
-            Taken::Value(value) => value,
-            Taken::None => self.take_behind_private(local, generation),
-            Taken::Expired(expired) => self.take_after_expired_or_create(local, expired),
+        match unsafe { local.take_primary(generation) } {
+            Some(value) => {
+                self.count(Some(local), Event::FromPrivate, 1);
+                value
+            }
+            None => self.take_behind_private(local, generation),
         }
     }
 
@@ -835,16 +832,28 @@ impl<T, F: Fn() -> T> Pool<T, F> {
             .unwrap_or_else(|| self.create_counted())
     }
 
-    /// `take` when the private slot had nothing primary: the own chain's
-    /// head (inline here, so an overflow take makes one call), then the rest
-    /// of Go's order, then `create`.
+    /// `take` when the fast path found no value put at this generation:
+    /// the private slot in full (a value stamped later, an expired one, a
+    /// slot a drain held up), then the own chain's head (inline here, so an
+    /// overflow take makes one call), the rest of Go's order, and `create`.
     #[inline(never)]
     fn take_behind_private(&self, local: &Local<T>, generation: usize) -> T {
         // SAFETY: the caller owns `local` (it holds its thread index).
-        if unsafe { local.private_is_claimed() } {
-            return self.take_settled(local, generation);
+        let taken = unsafe { local.take_private(generation) };
+        match taken {
+            Taken::Value(value) => {
+                self.count(Some(local), Event::FromPrivate, 1);
+                value
+            }
+            Taken::Expired(expired) => self.take_after_expired_or_create(local, expired),
+            Taken::None => {
+                // SAFETY: as above.
+                if unsafe { local.private_is_claimed() } {
+                    return self.take_settled(local, generation);
+                }
+                self.take_from_own_chain_on(local, generation)
+            }
         }
-        self.take_from_own_chain_on(local, generation)
     }
 
     /// The part of `take` from the own chain's head on.

@@ -37,7 +37,7 @@
 //! its give-back are one store each.
 
 use crate::sync::{asymmetric_fence, AtomicUsize, Ordering, UnsafeCell};
-use std::mem::MaybeUninit;
+use std::mem::{align_of, size_of, MaybeUninit};
 use std::ptr::NonNull;
 
 // The state word: the state in the low two bits and, while FULL or
@@ -63,6 +63,40 @@ const TOOK: usize = 2;
 #[inline(always)]
 fn full_at(stamp: usize) -> usize {
     stamp << STATE_BITS | FULL
+}
+
+/// Reads `*src` as [`ptr::read`](std::ptr::read) does, but, for a `T`
+/// made of whole aligned machine words (a `Vec`, a `Box`, up to eight
+/// words), one word per load. A put stores the value in whatever pieces
+/// the compiler chose where it had the value (a word, then two words as
+/// one 16-byte store, say); a load that spans two of those stores cannot
+/// be forwarded from the store buffer and waits for both to reach the
+/// cache, which cost a take+put loop of a `Vec` nearly half its time. A
+/// word-sized load at a word boundary always lies within one store. The
+/// loads are volatile so that the compiler does not merge them again.
+///
+/// # Safety
+///
+/// As for `ptr::read`.
+#[inline(always)]
+unsafe fn read_in_words<T>(src: *const T) -> T {
+    const WORD: usize = size_of::<usize>();
+    let words = size_of::<T>() / WORD;
+    if align_of::<T>() < WORD || size_of::<T>() % WORD != 0 || words > 8 {
+        // SAFETY: forwarded from the caller.
+        return unsafe { src.read() };
+    }
+    let mut out = MaybeUninit::<T>::uninit();
+    let from = src.cast::<MaybeUninit<usize>>();
+    let to = out.as_mut_ptr().cast::<MaybeUninit<usize>>();
+    for word in 0..words {
+        // SAFETY: `src` is valid for reads of `T` (per the caller), aligned
+        // for words, and `T` is `words` words long; `MaybeUninit` carries
+        // padding and pointer provenance along, byte for byte.
+        unsafe { to.add(word).write(from.add(word).read_volatile()) };
+    }
+    // SAFETY: every byte of `*src` was copied.
+    unsafe { out.assume_init() }
 }
 
 /// The state word of a slot claimed from `full_at(stamp)`.
@@ -283,9 +317,10 @@ impl<T> PrivateSlot<T> {
     }
 
     /// Claims the value of the slot, FULL at `stamp`, by storing the state
-    /// `claim` (LENT, or CLAIMED without a stamp): whether no drainer is
-    /// about (P4). If one is, the slot is left CLAIMED at `stamp` for
-    /// [`settle`](Self::settle), and the value must not be touched.
+    /// word `claim` (LENT, or CLAIMED at `stamp`): whether no drainer is
+    /// about (P4). If one is, the slot is left CLAIMED at `stamp`, for a
+    /// slow path to [`settle`](Self::settle), and the value must not be
+    /// touched.
     ///
     /// # Safety
     ///
@@ -302,20 +337,13 @@ impl<T> PrivateSlot<T> {
         if self.drain.load(Ordering::Relaxed) == IDLE {
             return true;
         }
-        self.claim_failed(stamp);
+        if claim != claimed_at(stamp) {
+            // Relaxed [slot-state]: our own later looks read it in program
+            // order; the drainer's swap fails on it; the next accessor reads
+            // it after the thread-index hand-off.
+            self.state.store(claimed_at(stamp), Ordering::Relaxed);
+        }
         false
-    }
-
-    /// A claim that met a drainer: the slot becomes CLAIMED (a failed lend
-    /// stored LENT) and is settled now if the drainer has finished.
-    #[cold]
-    #[inline(never)]
-    fn claim_failed(&self, stamp: usize) {
-        // Relaxed [slot-state]: our own later looks read it in program
-        // order; the drainer's swap fails on it; the next accessor reads it
-        // after the thread-index hand-off.
-        self.state.store(claimed_at(stamp), Ordering::Relaxed);
-        self.settle();
     }
 
     /// Settles the drainer's part after a failed claim or a take: if the
@@ -383,7 +411,9 @@ impl<T> PrivateSlot<T> {
     unsafe fn take_claimed(&self) -> T {
         // SAFETY: P1 and P2: the successful claim keeps drainers out and the
         // value initialized; read once, as the state becomes EMPTY.
-        let value = self.value.with_mut(|v| unsafe { (*v).assume_init_read() });
+        let value = self
+            .value
+            .with_mut(|v| unsafe { read_in_words(v.cast::<T>()) });
         // Relaxed [slot-state]: no drainer acts on EMPTY; our own fill reads
         // it in program order, the next accessor after the hand-off.
         self.state.store(EMPTY, Ordering::Relaxed);
@@ -464,22 +494,43 @@ impl<'a, T> Access<'a, T> {
     /// is marked by a drainer, or its TOOK is not yet acknowledged (then
     /// the value comes back, the slot stays EMPTY, and
     /// [`settle`](Self::settle) may make a fill possible again).
-    #[inline(always)]
+    /// (The pool decides first and fills after: see `local::Room`.)
+    #[cfg(test)]
     pub(crate) fn fill(&self, value: T, stamp: usize) -> Result<(), T> {
+        if !self.may_fill() {
+            return Err(value);
+        }
+        // SAFETY: `may_fill` just said so.
+        unsafe { self.fill_unmarked(value, stamp) };
+        Ok(())
+    }
+
+    /// Whether the slot, which [`look`](Self::look) found EMPTY, may be
+    /// filled: no drainer has marked it, and no TOOK is unacknowledged.
+    #[inline(always)]
+    pub(crate) fn may_fill(&self) -> bool {
+        // Relaxed [slot-dekker]: a drainer that swapped the slot to EMPTY
+        // marked it first, and our Acquire look of that EMPTY synchronizes
+        // with its heavy fence (slot-dekker, slot-drain-take), which orders
+        // the mark before this load.
+        self.slot.drain.load(Ordering::Relaxed) == IDLE
+    }
+
+    /// [`fill`](Self::fill) once [`may_fill`](Self::may_fill) said so.
+    ///
+    /// # Safety
+    ///
+    /// The last look of this access found the slot EMPTY, and `may_fill`
+    /// returned true after it.
+    #[inline(always)]
+    pub(crate) unsafe fn fill_unmarked(&self, value: T, stamp: usize) {
         debug_assert!(
             self.look_as_is() == Look::Empty,
             "the private slot holds no value to fill over"
         );
-        // Relaxed [slot-dekker]: a drainer that swapped the slot to EMPTY
-        // marked it first, and our Acquire look of that EMPTY
-        // (slot-drain-take) orders the mark before this load.
-        if self.slot.drain.load(Ordering::Relaxed) != IDLE {
-            return Err(value);
-        }
         // SAFETY: we are the accessor and the slot is EMPTY with no drainer
-        // reading it.
+        // reading it (per the caller).
         unsafe { self.slot.write_full(value, stamp) };
-        Ok(())
     }
 
     /// Removes the value of the slot, which [`look`](Self::look) found
@@ -493,7 +544,7 @@ impl<'a, T> Access<'a, T> {
         // SAFETY: forwarded from the caller.
         unsafe {
             self.slot
-                .claim(CLAIMED, stamp)
+                .claim(claimed_at(stamp), stamp)
                 .then(|| self.slot.take_claimed())
         }
     }
@@ -518,7 +569,7 @@ impl<'a, T> Access<'a, T> {
     #[inline(always)]
     pub(crate) unsafe fn swap(&self, value: T, stamp: usize, new_stamp: usize) -> Result<T, T> {
         // SAFETY: forwarded from the caller.
-        if !unsafe { self.slot.claim(CLAIMED, stamp) } {
+        if !unsafe { self.slot.claim(claimed_at(stamp), stamp) } {
             return Err(value);
         }
         // SAFETY: the claim succeeded, which keeps drainers out until the
@@ -528,6 +579,18 @@ impl<'a, T> Access<'a, T> {
             self.slot.write_full(value, new_stamp);
             Ok(old)
         }
+    }
+
+    /// Takes the value if the slot is FULL with a value put at `stamp` and
+    /// no drainer is about: `take`'s fast path, one load and one compare
+    /// before the claim.
+    #[inline(always)]
+    pub(crate) fn take_if_put_at(&self, stamp: usize) -> Option<T> {
+        if self.slot.state_word() != full_at(stamp) {
+            return None;
+        }
+        // SAFETY: it is FULL at `stamp`.
+        unsafe { self.take(stamp) }
     }
 
     /// Lends the value in place if the slot is FULL with a value put at

@@ -6,6 +6,7 @@ use super::summary::Bit;
 use crate::chain::{Growth, RawChain};
 use crate::sync::epoch;
 use crate::unwind::for_each_despite_panics;
+use std::mem::MaybeUninit;
 
 /// How many cleanups a pooled value has lived through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,20 +272,18 @@ impl<T> Local<T> {
         self.chains[half].len()
     }
 
-    /// Takes the private value if it was put at this generation: `take`'s
-    /// fast path. Anything else (empty, lent, aged, held up by a drain)
-    /// gives `None` and leaves the slot as it was, for
+    /// Moves the private value into `out` if it was put at this
+    /// generation: `take`'s fast path. Anything else (empty, lent, aged,
+    /// held up by a drain) gives false and leaves the slot as it was, for
     /// [`take_private`](Self::take_private) on the slow path to sort out.
-    /// An `Option`, not a [`Taken`]: a value wrapped with a tag took one
-    /// more copy on the stack.
     ///
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
     #[inline(always)]
-    pub(crate) unsafe fn take_primary(&self, generation: usize) -> Option<T> {
+    pub(crate) unsafe fn take_primary(&self, generation: usize, out: &mut MaybeUninit<T>) -> bool {
         // SAFETY: forwarded from the caller.
-        unsafe { self.private.enter() }.take_if_put_at(generation)
+        unsafe { self.private.enter() }.take_if_put_at(generation, out)
     }
 
     /// Takes the private value if it is primary; an expired private value

@@ -36,6 +36,7 @@ use state::{Cleanups, State};
 use stats::Event;
 use std::fmt;
 use std::marker::PhantomPinned;
+use std::mem::MaybeUninit;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 
@@ -815,14 +816,14 @@ impl<T, F: Fn() -> T> Pool<T, F> {
         let Some((_, local, generation)) = self.held_local() else {
             return self.take_slow();
         };
+        let mut value = MaybeUninit::uninit();
         // SAFETY: this thread holds the local's index, so it owns the local.
-        match unsafe { local.take_primary(generation) } {
-            Some(value) => {
-                self.count(Some(local), Event::FromPrivate, 1);
-                value
-            }
-            None => self.take_behind_private(local, generation),
+        if unsafe { local.take_primary(generation, &mut value) } {
+            self.count(Some(local), Event::FromPrivate, 1);
+            // SAFETY: `take_primary` returned true, so it wrote the value.
+            return unsafe { value.assume_init() };
         }
+        self.take_behind_private(local, generation)
     }
 
     /// `take` on a thread without an index or a local yet.

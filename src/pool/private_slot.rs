@@ -303,13 +303,21 @@ impl<T> PrivateSlot<T> {
         if self.drain.load(Ordering::Relaxed) == IDLE {
             return true;
         }
-        if claim != claimed_at(stamp) {
-            // Relaxed [slot-state]: our own later looks read it in program
-            // order; the drainer's swap fails on it; the next accessor reads
-            // it after the thread-index hand-off.
-            self.state.store(claimed_at(stamp), Ordering::Relaxed);
-        }
+        self.claim_failed(stamp);
         false
+    }
+
+    /// A claim that met a drainer: the slot becomes CLAIMED at `stamp` (a
+    /// failed lend stored LENT) and is settled at once if the drainer has
+    /// finished, so that a TOOK is acknowledged before anything else.
+    #[cold]
+    #[inline(never)]
+    fn claim_failed(&self, stamp: usize) {
+        // Relaxed [slot-state]: our own later looks read it in program
+        // order; the drainer's swap fails on it; the next accessor reads it
+        // after the thread-index hand-off.
+        self.state.store(claimed_at(stamp), Ordering::Relaxed);
+        self.settle();
     }
 
     /// Settles the drainer's part after a failed claim or a take: if the

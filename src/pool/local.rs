@@ -339,8 +339,9 @@ impl<T> Local<T> {
     }
 
     /// Lends the private value if it is primary; anything else (empty,
-    /// lent, held up by a drain, aged) gives `None` and leaves the slot as it was, for
-    /// [`lend_private`](Self::lend_private) on the slow path to sort out.
+    /// lent, held up by a drain, aged) gives `None` and leaves the slot as
+    /// it was, for [`lend_private`](Self::lend_private) on the slow path to
+    /// sort out.
     ///
     /// # Safety
     ///

@@ -88,10 +88,11 @@ fn stamp_of(word: usize) -> usize {
 ///
 /// # Invariants
 ///
-/// - P1: `value` is initialized while `state` is FULL or LENT; while it is
-///   CLAIMED, unless `drain` is TOOK; while it is EMPTY, only between a
-///   drainer's compare-and-swap and the end of its claim (it is reading the
-///   value out).
+/// - P1: `value` holds the accessor's value while `state` is FULL or
+///   LENT, and while it is CLAIMED unless a drainer's swap took the value
+///   (then `drain` is TOOK, or ACTIVE until the drainer has read it out).
+///   While it is EMPTY it holds nothing the accessor may use: between a
+///   drainer's swap and its TOOK, the drainer is reading the value out.
 /// - P2: while `state` is EMPTY, FULL or CLAIMED, `value` and `state` are
 ///   written only by the accessor, except that a drainer may swap a FULL
 ///   word for EMPTY (and then owns the value). The accessor touches the
@@ -284,9 +285,9 @@ impl<T> PrivateSlot<T> {
 
     /// Claims the value of the slot, FULL at `stamp`, by storing the state
     /// word `claim` (LENT, or CLAIMED at `stamp`): whether no drainer is
-    /// about (P4). If one is, the slot is left CLAIMED at `stamp`, for a
-    /// slow path to [`settle`](Self::settle), and the value must not be
-    /// touched.
+    /// about (P4). If one is, the value must not be touched: the slot is
+    /// left CLAIMED at `stamp`, settled at once if the drainer has finished
+    /// and by a later slow path otherwise.
     ///
     /// # Safety
     ///

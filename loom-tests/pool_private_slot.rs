@@ -47,6 +47,39 @@ fn settle<P>(taken: Vec<Value>, ledger: &Ledger, pool: P) {
     ledger.assert_each_dropped_once();
 }
 
+/// Runs `owner` on a thread of its own (it puts values 0 and 1 and may
+/// take one, which it returns) while the main thread runs two cleanups, the
+/// second of which may drain the owner's slot. Then each value must have
+/// been taken, dropped by a cleanup (and counted) or still be pooled,
+/// once; everything is dropped and each value must be dropped once.
+fn owner_against_two_cleanups(owner: fn(&ModelPool, &std::sync::Arc<Ledger>) -> Option<Value>) {
+    let ledger = Ledger::new(2);
+    let pool = new_pool();
+    let handle = {
+        let (pool, ledger) = (pool.clone(), ledger.clone());
+        thread::spawn(move || owner(&pool, &ledger))
+    };
+    pool.cleanup();
+    pool.cleanup();
+    let taken = handle.join().unwrap();
+    let dropped = ledger.dropped();
+    let stats = pool.stats();
+    assert_eq!(
+        usize::from(taken.is_some()) + dropped.len() + stats.retained as usize,
+        2,
+        "each value must be taken, dropped or pooled, once: taken {taken:?}, \
+         dropped {dropped:?}, {stats:?}"
+    );
+    assert_eq!(
+        stats.dropped_by_cleanup,
+        dropped.len() as u64,
+        "every drop is counted"
+    );
+    drop(taken);
+    drop(pool);
+    ledger.assert_each_dropped_once();
+}
+
 /// The owner puts 0, borrows it in place with `try_get`, writes through the
 /// guard and drops it, while the main thread runs two cleanups. The second
 /// cleanup may drain the slot, but never while the value is lent: it skips
@@ -84,40 +117,24 @@ fn a_cleanup_never_drains_a_value_lent_in_place() {
 /// The owner puts 0, borrows it with `try_get` and puts 1, while the main
 /// thread runs two cleanups. The get's claim (its LENT store, the fence,
 /// the load of the drain mark) may meet the second cleanup's drain of 0:
-/// then the slot stays CLAIMED until the drain ends, and the put of 1
-/// settles it first: if the drain took 0, the slot is EMPTY and 1 goes
-/// in; if not, 0 is FULL again. Either way each value is dropped once, by
-/// a cleanup or with the pool, and never while a guard or the drain holds
-/// it.
+/// then the slot is CLAIMED until the drain ends, and is settled (at once,
+/// or by the put of 1) before anything else uses it: if the drain took 0,
+/// the slot is EMPTY and 1 goes in; if not, 0 is FULL again. Either way
+/// each value is dropped once, by a cleanup or with the pool, and never
+/// while a guard or the drain holds it.
 #[test]
 fn a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put() {
     check(
         "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put",
         || {
-            let ledger = Ledger::new(2);
-            let pool = new_pool();
-            let owner = {
-                let (pool, ledger) = (pool.clone(), ledger.clone());
-                thread::spawn(move || {
-                    pool.put(Value::new(&ledger, 0));
-                    if let Some(mut guard) = pool.try_get() {
-                        let _written: &mut Value = &mut guard;
-                    }
-                    pool.put(Value::new(&ledger, 1));
-                })
-            };
-            pool.cleanup();
-            pool.cleanup();
-            owner.join().unwrap();
-            let dropped = ledger.dropped();
-            let stats = pool.stats();
-            assert_eq!(
-                dropped.len() + stats.retained as usize,
-                2,
-                "each value must be dropped or pooled, once: dropped {dropped:?}, {stats:?}"
-            );
-            drop(pool);
-            ledger.assert_each_dropped_once();
+            owner_against_two_cleanups(|pool, ledger| {
+                pool.put(Value::new(ledger, 0));
+                if let Some(mut guard) = pool.try_get() {
+                    let _written: &mut Value = &mut guard;
+                }
+                pool.put(Value::new(ledger, 1));
+                None
+            })
         },
     );
 }
@@ -229,50 +246,26 @@ fn a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost() {
 
 /// The owner puts 0 into its private slot, takes once and puts 1, while
 /// the main thread runs two cleanups; the second one drains idle slots'
-/// expired values. The owner's accesses and the drain race for the slot
-/// without an atomic read-modify-write: the owner stores `busy`, fences and
-/// loads `wanted`; the cleanup stores `wanted`, fences and loads `busy`. At
-/// least one of them sees the other's flag and leaves the slot alone, so
-/// 0 goes to at most one of them (the owner may also find it expired and
-/// drop it, or miss it while the slot is wanted, leaving it pooled), and
+/// expired values. The owner's take and the drain race for the slot with
+/// no read-modify-write on the owner's side: the owner stores its claim,
+/// fences and loads the drain mark; the cleanup marks, fences and swaps
+/// the state word from FULL. At least one of them sees the other, so 0
+/// goes to at most one of them (the owner may also find it expired and
+/// drop it, or find its slot held up by the drain, leaving 0 pooled), and
 /// loom sees no overlapping access to the slot. Without either fence both
-/// can go ahead. The put of 1 after a drain must see the drain's take of 0
-/// (the Release when the drain ends, the Acquire in the owner's check).
+/// can go ahead. The put of 1 after a drain must see the drain's read of
+/// 0 (the drain's Release TOOK, the owner's Acquire when it settles).
 #[test]
 fn an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup() {
     check(
         "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup",
         || {
-            let ledger = Ledger::new(2);
-            let pool = new_pool();
-            let owner = {
-                let (pool, ledger) = (pool.clone(), ledger.clone());
-                thread::spawn(move || {
-                    pool.put(Value::new(&ledger, 0));
-                    let taken = pool.try_take();
-                    pool.put(Value::new(&ledger, 1));
-                    taken
-                })
-            };
-            pool.cleanup();
-            pool.cleanup();
-            let taken = owner.join().unwrap();
-            let dropped = ledger.dropped();
-            let stats = pool.stats();
-            assert_eq!(
-                usize::from(taken.is_some()) + dropped.len() + stats.retained as usize,
-                2,
-                "each value must be taken, dropped or pooled, once: taken {taken:?}, \
-                 dropped {dropped:?}, {stats:?}"
-            );
-            assert_eq!(
-                stats.dropped_by_cleanup,
-                dropped.len() as u64,
-                "every drop is counted"
-            );
-            drop(taken);
-            drop(pool);
-            ledger.assert_each_dropped_once();
+            owner_against_two_cleanups(|pool, ledger| {
+                pool.put(Value::new(ledger, 0));
+                let taken = pool.try_take();
+                pool.put(Value::new(ledger, 1));
+                taken
+            })
         },
     );
 }
@@ -281,10 +274,9 @@ fn an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup(
 /// has run (both ordered by channels), so the next cleanup finds it expired
 /// and drains, while the owner takes at the same time: the owner's look at
 /// its victim-aged value, then its take from the victim tier. Each side
-/// stores its flag, fences and loads the other's, so the cleanup either
-/// sees the owner `busy` and skips the slot, or the owner sees it `wanted`
-/// and backs off. Removing either fence lets the cleanup read the slot
-/// while the owner is inside it.
+/// stores, fences and reads what the other stored, so either the cleanup's
+/// swap finds the owner's claim and fails, or the owner finds the drain
+/// mark and backs off. Removing either fence lets both take the value.
 #[test]
 fn a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together() {
     check(

@@ -139,6 +139,23 @@ fn a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put() {
     );
 }
 
+/// Runs `owner` on a thread of its own with a pool in a std `Arc` (for
+/// owned guards; it puts values 0 and 1 and returns what it took), then
+/// settles: nothing taken twice, nothing dropped early, each value dropped
+/// once.
+fn owner_with_owned_guards(
+    owner: fn(&std::sync::Arc<ModelPool>, &std::sync::Arc<Ledger>) -> [Option<Value>; 2],
+) {
+    let ledger = Ledger::new(2);
+    let pool = new_owned_pool();
+    let handle = {
+        let (pool, ledger) = (pool.clone(), ledger.clone());
+        thread::spawn(move || owner(&pool, &ledger))
+    };
+    let taken: Vec<Value> = handle.join().unwrap().into_iter().flatten().collect();
+    settle(taken, &ledger, pool);
+}
+
 /// The owner puts 0 and lends it to a guard that a second thread drops,
 /// while the owner puts 1 and takes twice. The guard's drop marks the slot
 /// FULL with a Release store; the owner's Acquire look either sees LENT
@@ -150,25 +167,18 @@ fn a_value_lent_on_one_thread_can_be_given_back_on_another() {
         "a_value_lent_on_one_thread_can_be_given_back_on_another",
         2,
         || {
-            let ledger = Ledger::new(2);
-            let pool = new_owned_pool();
-            let owner = {
-                let (pool, ledger) = (pool.clone(), ledger.clone());
-                thread::spawn(move || {
-                    pool.put(Value::new(&ledger, 0));
-                    let mut guard = pool.get_owned();
-                    let returner = thread::spawn(move || {
-                        let _written: &mut Value = &mut guard;
-                        drop(guard);
-                    });
-                    pool.put(Value::new(&ledger, 1));
-                    let taken = [pool.try_take(), pool.try_take()];
-                    returner.join().unwrap();
-                    taken
-                })
-            };
-            let taken: Vec<Value> = owner.join().unwrap().into_iter().flatten().collect();
-            settle(taken, &ledger, pool);
+            owner_with_owned_guards(|pool, ledger| {
+                pool.put(Value::new(ledger, 0));
+                let mut guard = pool.get_owned();
+                let returner = thread::spawn(move || {
+                    let _written: &mut Value = &mut guard;
+                    drop(guard);
+                });
+                pool.put(Value::new(ledger, 1));
+                let taken = [pool.try_take(), pool.try_take()];
+                returner.join().unwrap();
+                taken
+            })
         },
     );
 }
@@ -185,21 +195,14 @@ fn a_value_detached_on_another_thread_leaves_the_slot_to_the_next_put() {
         "a_value_detached_on_another_thread_leaves_the_slot_to_the_next_put",
         2,
         || {
-            let ledger = Ledger::new(2);
-            let pool = new_owned_pool();
-            let owner = {
-                let (pool, ledger) = (pool.clone(), ledger.clone());
-                thread::spawn(move || {
-                    pool.put(Value::new(&ledger, 0));
-                    let guard = pool.get_owned();
-                    let detacher = thread::spawn(move || OwnedPoolGuard::into_inner(guard));
-                    pool.put(Value::new(&ledger, 1));
-                    let taken = pool.try_take();
-                    [Some(detacher.join().unwrap()), taken]
-                })
-            };
-            let taken: Vec<Value> = owner.join().unwrap().into_iter().flatten().collect();
-            settle(taken, &ledger, pool);
+            owner_with_owned_guards(|pool, ledger| {
+                pool.put(Value::new(ledger, 0));
+                let guard = pool.get_owned();
+                let detacher = thread::spawn(move || OwnedPoolGuard::into_inner(guard));
+                pool.put(Value::new(ledger, 1));
+                let taken = pool.try_take();
+                [Some(detacher.join().unwrap()), taken]
+            })
         },
     );
 }

@@ -134,8 +134,7 @@ impl Look {
     /// What a state word says.
     #[inline(always)]
     fn of(word: usize) -> Look {
-        // Tests in this order, not a `match`: the compiler made the match a
-        // jump table, which kept `take` and `put` from inlining.
+        // FULL first: the common case of the paths that look.
         let state = word & STATE_MASK;
         if state == FULL {
             Look::Full(stamp_of(word))

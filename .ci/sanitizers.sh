@@ -128,8 +128,10 @@ miri_plain=(
     dequeue::tests::zero_sized_values_are_counted_like_any_other
     dequeue::tests::zero_capacity_is_rejected_with_the_rule
     pool::private_slot::tests::a_slot_fills_takes_lends_and_drops_what_it_holds_once
-    pool::private_slot::tests::an_accessor_backs_off_while_a_drainer_wants_the_slot
-    pool::private_slot::tests::taking_from_an_empty_slot_panics
+    pool::private_slot::tests::a_drainer_takes_an_expired_value_and_the_accessor_acknowledges_it
+    pool::private_slot::tests::a_claim_that_met_a_drainer_learns_what_the_drainer_took
+    pool::private_slot::tests::a_slot_dropped_while_claimed_drops_its_value_unless_a_drainer_took_it
+    pool::private_slot::tests::filling_a_full_slot_panics
     pool::locals::tests::iteration_visits_each_allocated_local_once_in_index_order
     pool::thread_index::tests::the_smallest_free_index_is_handed_out_first
     pool::thread_index::tests::a_live_threads_index_is_owned_and_an_exited_ones_is_not

@@ -193,29 +193,35 @@ impl<T> Local<T> {
         unsafe { self.private.enter().fill_unmarked(value, generation) }
     }
 
-    /// Whether a cleanup's drain left the private slot CLAIMED, which
-    /// [`take_private`](Self::take_private) reads as empty: for the take
-    /// paths past it, which then call
-    /// [`take_private_settled`](Self::take_private_settled).
+    /// [`take_private`](Self::take_private) for the take paths past the
+    /// fast path: a slot that a cleanup's drain left CLAIMED, which
+    /// `take_private` reads as empty, is settled (see `private_slot`'s
+    /// `Access::settle`) and looked at once more.
     ///
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
     #[inline]
-    pub(crate) unsafe fn private_is_claimed(&self) -> bool {
+    pub(crate) unsafe fn take_private_settling(&self, generation: usize) -> Taken<T> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.private.enter() }.look_as_is() == Look::Claimed
+        let taken = unsafe { self.take_private(generation) };
+        // SAFETY: forwarded from the caller.
+        let access = unsafe { self.private.enter() };
+        if !matches!(taken, Taken::None) || access.look_as_is() != Look::Claimed {
+            return taken;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.take_private_settled(generation) }
     }
 
-    /// [`take_private`](Self::take_private) once the slot is settled (see
-    /// `private_slot`'s `Access::settle`), for a slot found CLAIMED.
+    /// `take_private` once the slot is settled, for a slot found CLAIMED.
     ///
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
     #[cold]
     #[inline(never)]
-    pub(crate) unsafe fn take_private_settled(&self, generation: usize) -> Taken<T> {
+    unsafe fn take_private_settled(&self, generation: usize) -> Taken<T> {
         // SAFETY: forwarded from the caller.
         unsafe { self.private.enter() }.settle();
         // SAFETY: forwarded from the caller.
@@ -297,7 +303,7 @@ impl<T> Local<T> {
         // SAFETY: forwarded from the caller.
         let access = unsafe { self.private.enter() };
         // As is: a slot that a drain left CLAIMED reads as empty here; the
-        // caller's slow path settles it (`private_is_claimed`).
+        // slow paths settle it (`take_private_settling`).
         let Look::Full(stamp) = access.look_as_is() else {
             return Taken::None;
         };

@@ -199,15 +199,22 @@ impl<T, F> Pool<T, F> {
             return self.take_from_elsewhere(None, generation, miss);
         };
         let local = self.state.locals.get_or_create(place);
-        // SAFETY: this thread holds index `place.index`, so it owns the
+        self.take_from_local(local, generation, miss)
+    }
+
+    /// The lookup from the caller's own `local` on: its private slot (in
+    /// full, settling a slot a drain held up), its chain's head, then the
+    /// rest of Go's order out of line.
+    #[inline(always)]
+    fn take_from_local(
+        &self,
+        local: &Local<T>,
+        generation: usize,
+        miss: Option<Event>,
+    ) -> Option<T> {
+        // SAFETY: the caller holds the local's thread index, so it owns the
         // local.
-        let mut taken = unsafe { local.take_private(generation) };
-        // SAFETY: as above.
-        if matches!(taken, Taken::None) && unsafe { local.private_is_claimed() } {
-            // SAFETY: as above.
-            taken = unsafe { local.take_private_settled(generation) };
-        }
-        match taken {
+        match unsafe { local.take_private_settling(generation) } {
             Taken::Value(value) => {
                 self.count(Some(local), Event::FromPrivate, 1);
                 return Some(value);
@@ -839,59 +846,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// overflow take makes one call), the rest of Go's order, and `create`.
     #[inline(never)]
     fn take_behind_private(&self, local: &Local<T>, generation: usize) -> T {
-        // SAFETY: the caller owns `local` (it holds its thread index).
-        let taken = unsafe { local.take_private(generation) };
-        match taken {
-            Taken::Value(value) => {
-                self.count(Some(local), Event::FromPrivate, 1);
-                value
-            }
-            Taken::Expired(expired) => self.take_after_expired_or_create(local, expired),
-            Taken::None => {
-                // SAFETY: as above.
-                if unsafe { local.private_is_claimed() } {
-                    return self.take_settled(local, generation);
-                }
-                self.take_from_own_chain_on(local, generation)
-            }
-        }
-    }
-
-    /// The part of `take` from the own chain's head on.
-    #[inline(always)]
-    fn take_from_own_chain_on(&self, local: &Local<T>, generation: usize) -> T {
-        // SAFETY: the caller owns `local` (it holds its thread index).
-        if let Some(value) = unsafe { local.pop_own(generation) } {
-            self.count(Some(local), Event::FromOwnChain, 1);
-            return value;
-        }
-        self.take_from_elsewhere(Some(local), generation, None)
-            .unwrap_or_else(|| self.create_counted())
-    }
-
-    /// `take` when a cleanup's drain had left the private slot CLAIMED:
-    /// settled, then the private value, then the rest of `take` (from the
-    /// own chain on, as a slot that a drain still holds up stays CLAIMED).
-    #[cold]
-    #[inline(never)]
-    fn take_settled(&self, local: &Local<T>, generation: usize) -> T {
-        // SAFETY: the caller owns `local` (it holds its thread index).
-        match unsafe { local.take_private_settled(generation) } {
-            Taken::Value(value) => {
-                self.count(Some(local), Event::FromPrivate, 1);
-                value
-            }
-            Taken::None => self.take_from_own_chain_on(local, generation),
-            Taken::Expired(expired) => self.take_after_expired_or_create(local, expired),
-        }
-    }
-
-    /// `take` after its private value was found expired: dropped, then the
-    /// whole lookup again (as `take_after_expired`), then `create`.
-    #[cold]
-    #[inline(never)]
-    fn take_after_expired_or_create(&self, local: &Local<T>, expired: T) -> T {
-        self.take_after_expired(local, expired, None)
+        self.take_from_local(local, generation, None)
             .unwrap_or_else(|| self.create_counted())
     }
 

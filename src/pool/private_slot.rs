@@ -277,8 +277,9 @@ impl<T> PrivateSlot<T> {
     #[inline(always)]
     fn state_word(&self) -> usize {
         // Acquire [slot-return]: pairs with the Release of a loan's holder
-        // that gave the value back (or took it), maybe on another thread,
-        // and with a drainer's swap to EMPTY (slot-drain-take).
+        // that gave the value back (or took it), maybe on another thread;
+        // reading a drainer's swap to EMPTY, it synchronizes with the
+        // drainer's heavy fence, a release fence (slot-dekker).
         self.state.load(Ordering::Acquire)
     }
 

@@ -127,6 +127,9 @@ miri_plain=(
     dequeue::tests::capacity_one_holds_one_value
     dequeue::tests::zero_sized_values_are_counted_like_any_other
     dequeue::tests::zero_capacity_is_rejected_with_the_rule
+    dequeue::tests::pairs_move_two_values_only_when_two_slots_or_two_values_are_there
+    dequeue::tests::values_left_by_pairs_are_dropped_once_with_the_ring
+    pool::paired_moves::tests::a_run_pairs_only_while_two_more_operations_are_expected
     pool::private_slot::tests::a_slot_fills_takes_lends_and_drops_what_it_holds_once
     pool::private_slot::tests::a_drainer_takes_an_expired_value_and_the_accessor_acknowledges_it
     pool::private_slot::tests::a_claim_that_met_a_drainer_learns_what_the_drainer_took
@@ -140,6 +143,8 @@ miri_plain=(
 )
 miri_epoch=(
     chain::tests::pop_head_walks_back_through_older_links
+    chain::tests::pairs_cross_link_boundaries_one_value_at_a_time
+    pool::tests::long_runs_of_puts_and_takes_move_two_values_per_chain_operation
     pool::tests::values_come_back_private_first_then_own_chain_newest_first
     pool::tests::create_is_called_only_when_the_pool_is_empty
     pool::tests::a_value_survives_one_cleanup_and_is_gone_after_two

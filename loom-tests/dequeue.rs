@@ -330,3 +330,72 @@ fn a_slot_popped_during_its_push_is_free_again_roles_swapped() {
         || a_slot_popped_during_its_push_is_free_again(Producer::Spawned),
     );
 }
+
+/// A full ring of two: the stealer pops 0 and then tries once more, while
+/// the producer pops 1, pushes 2 and 3 as a pair into the two slots (one of
+/// which the stealer may still be vacating: the pair waits for both slots'
+/// `occupied` flags), then pops two at once, racing the stealer's second
+/// pop. One `fetch_add` publishes both values of the pair to the stealer
+/// (slot-publish), and one CAS claims both for the producer.
+fn paired_moves_race_a_stealer(roles: Producer) {
+    let stealer_on_main = matches!(roles, Producer::Spawned);
+    let ledger = Ledger::new(4);
+    let dequeue = PoolDequeue::new(2);
+    let stealer = dequeue.stealer();
+    dequeue.push_head(Value::new(&ledger, 0)).unwrap();
+    dequeue.push_head(Value::new(&ledger, 1)).unwrap();
+    let producer_ledger = ledger.clone();
+    let out = run_pair(
+        roles,
+        move || {
+            let mut out = Out::default();
+            out.take_some(dequeue.pop_head());
+            // As in `push_into_a_slot_being_vacated`: lets the stealer's
+            // CAS land between the producer's steps.
+            thread::yield_now();
+            let pair = (
+                Value::new(&producer_ledger, 2),
+                Value::new(&producer_ledger, 3),
+            );
+            if let Err((older, newer)) = dequeue.push_head_pair(pair.0, pair.1) {
+                out.take(older);
+                out.take(newer);
+            }
+            if let Some((newest, next)) = dequeue.pop_head_pair() {
+                assert_eq!((newest.id(), next.id()), (3, 2), "newest first");
+                out.take(newest);
+                out.take(next);
+            }
+            drain_head(&dequeue, &mut out);
+            out
+        },
+        move || {
+            let mut out = Out::default();
+            for _ in 0..2 {
+                if stealer_on_main {
+                    thread::yield_now();
+                }
+                out.take_some(stealer.pop_tail());
+            }
+            out
+        },
+    );
+    out.assert_each_out_once(4);
+    ledger.assert_each_dropped_once();
+}
+
+#[test]
+fn paired_moves_wait_for_both_slots_and_race_a_stealer_for_each_value_once() {
+    check(
+        "paired_moves_wait_for_both_slots_and_race_a_stealer_for_each_value_once",
+        || paired_moves_race_a_stealer(Producer::OnMain),
+    );
+}
+
+#[test]
+fn paired_moves_wait_for_both_slots_and_race_a_stealer_roles_swapped() {
+    check(
+        "paired_moves_wait_for_both_slots_and_race_a_stealer_roles_swapped",
+        || paired_moves_race_a_stealer(Producer::Spawned),
+    );
+}

@@ -195,6 +195,47 @@ impl<T> RawChain<T> {
         }
     }
 
+    /// Adds `older`, then `newer` as the newest value: with one
+    /// read-modify-write when the head ring has two free slots, else as two
+    /// `push_head` calls. Returns whether either went into an empty ring,
+    /// as `push_head` does.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    #[inline]
+    pub(crate) unsafe fn push_head_pair(&self, older: T, newer: T, growth: Growth<'_>) -> bool {
+        // SAFETY: the producer alone touches `head` (I1).
+        let head = self.head.with(|p| unsafe { *p });
+        if head.is_null() {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.push_one_by_one(older, newer, growth) };
+        }
+        // SAFETY: the head link is never retired while it is the head (I1);
+        // we are the producer of its ring.
+        match unsafe { deref(head).ring.push_head_pair(older, newer) } {
+            Ok(was_empty) => was_empty,
+            // SAFETY: forwarded from the caller.
+            Err((older, newer)) => unsafe { self.push_one_by_one(older, newer, growth) },
+        }
+    }
+
+    /// `push_head_pair` when the head ring lacks room for both: the first
+    /// may fill it, and the second start a new link.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn push_one_by_one(&self, older: T, newer: T, growth: Growth<'_>) -> bool {
+        // SAFETY: forwarded from the caller.
+        let first = unsafe { self.push_head(older, growth) };
+        // SAFETY: forwarded from the caller.
+        let second = unsafe { self.push_head(newer, growth) };
+        first || second
+    }
+
     /// The rare half of `push_head`: allocates a link of `capacity` slots
     /// after `head` (null for the first link) and puts `value` in it. Kept
     /// out of line so that the common push stays small enough to inline.
@@ -251,6 +292,31 @@ impl<T> RawChain<T> {
             // SAFETY: forwarded from the caller.
             None => unsafe { Self::pop_older_links(head) },
         }
+    }
+
+    /// Removes the two newest values, newest first: with one
+    /// read-modify-write when the head ring holds both, else as two
+    /// `pop_head` calls (the second is `None` if only one was found).
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    #[inline]
+    pub(crate) unsafe fn pop_head_pair(&self) -> Option<(T, Option<T>)> {
+        // SAFETY: the producer alone touches `head` (I1).
+        let head = self.head.with(|p| unsafe { *p });
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: the head link is never retired while it is the head (I1);
+        // we are the producer of its ring.
+        if let Some((newest, next)) = unsafe { deref(head).ring.pop_head_pair() } {
+            return Some((newest, Some(next)));
+        }
+        // SAFETY: forwarded from the caller.
+        let newest = unsafe { self.pop_head() }?;
+        // SAFETY: forwarded from the caller.
+        Some((newest, unsafe { self.pop_head() }))
     }
 
     /// The rare half of `pop_head`: the head link is empty, so walk `prev`
@@ -543,6 +609,24 @@ impl<T> PoolChain<T> {
         unsafe { self.chain.pop_head() }
     }
 
+    /// Adds `older`, then `newer` as the newest value, with one atomic
+    /// read-modify-write when the newest ring has room for both (else as
+    /// two [`push_head`](Self::push_head) calls). Not in Go's poolChain.
+    pub fn push_head_pair(&self, older: T, newer: T) {
+        let growth = Growth::new(self.first_capacity, Some(&self.allocated_slots));
+        // SAFETY: this `!Sync` handle is the only producer.
+        unsafe { self.chain.push_head_pair(older, newer, growth) };
+    }
+
+    /// Removes the two newest values, newest first, with one atomic
+    /// read-modify-write when the newest ring holds both (else as two
+    /// [`pop_head`](Self::pop_head) calls); the second is `None` if the
+    /// chain held one value. Not in Go's poolChain.
+    pub fn pop_head_pair(&self) -> Option<(T, Option<T>)> {
+        // SAFETY: this `!Sync` handle is the only producer.
+        unsafe { self.chain.pop_head_pair() }
+    }
+
     /// A new handle for popping the oldest values from other threads.
     pub fn stealer(&self) -> ChainStealer<T> {
         ChainStealer {
@@ -652,6 +736,22 @@ mod tests {
             "{} slots still allocated after draining, head link holds {head_capacity}",
             chain.allocated_slots()
         );
+    }
+
+    #[test]
+    fn pairs_cross_link_boundaries_one_value_at_a_time() {
+        let chain = PoolChain::with_first_capacity(2);
+        chain.push_head(0);
+        // One slot left in the first link: 1 goes there, 2 starts a link.
+        chain.push_head_pair(1, 2);
+        chain.push_head_pair(3, 4);
+        assert_eq!(chain.allocated_slots(), 2 + 4);
+        assert_eq!(chain.pop_head_pair(), Some((4, Some(3))));
+        // The head link holds one value: the second comes from the older
+        // link, by a walk.
+        assert_eq!(chain.pop_head_pair(), Some((2, Some(1))));
+        assert_eq!(chain.pop_head_pair(), Some((0, None)));
+        assert_eq!(chain.pop_head_pair(), None);
     }
 
     #[test]

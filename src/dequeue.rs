@@ -161,6 +161,83 @@ impl<T> Ring<T> {
         Ok(head == tail)
     }
 
+    /// Adds `older`, then `newer` as the newest value, with one
+    /// read-modify-write; gives both back when the ring lacks two free
+    /// slots (as `push_head` gives one back). `Ok(true)` if the ring was
+    /// empty just before, as for `push_head`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::push_head`].
+    #[inline]
+    pub(crate) unsafe fn push_head_pair(&self, older: T, newer: T) -> Result<bool, (T, T)> {
+        // Relaxed [own-head]: as in push_head.
+        let (head, tail) = unpack(self.head_tail.load(Ordering::Relaxed));
+        if head.wrapping_sub(tail) as usize + 2 > self.slots.len() {
+            return Err((older, newer));
+        }
+        let (first, second) = (self.slot(head), self.slot(head.wrapping_add(1)));
+        // Acquire [slot-release]: as in push_head, for each slot.
+        if first.occupied.load(Ordering::Acquire) || second.occupied.load(Ordering::Acquire) {
+            return Err((older, newer));
+        }
+        // SAFETY: I3 gives both slots to the producer, as in push_head.
+        first.value.with_mut(|p| unsafe { (*p).write(older) });
+        // SAFETY: as above.
+        second.value.with_mut(|p| unsafe { (*p).write(newer) });
+        // Relaxed [own-flag]: as in push_head.
+        first.occupied.store(true, Ordering::Relaxed);
+        // Relaxed [own-flag]: as in push_head.
+        second.occupied.store(true, Ordering::Relaxed);
+        // Release [slot-publish]: as in push_head; one increment publishes
+        // both values, and a consumer whose CAS moves tail past either
+        // slot acquires both writes.
+        let before = self.head_tail.fetch_add(2 * ONE_HEAD, Ordering::Release);
+        let (head, tail) = unpack(before);
+        Ok(head == tail)
+    }
+
+    /// Removes the two newest values with one read-modify-write, newest
+    /// first, if the ring holds two or more; otherwise removes nothing.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::push_head`].
+    #[inline]
+    pub(crate) unsafe fn pop_head_pair(&self) -> Option<(T, T)> {
+        // Relaxed [own-head]: the CAS below decides.
+        let mut word = self.head_tail.load(Ordering::Relaxed);
+        let head = loop {
+            let (head, tail) = unpack(word);
+            if (head.wrapping_sub(tail) as usize) < 2 {
+                return None;
+            }
+            let head = head.wrapping_sub(2);
+            // Relaxed [own-slot]: as in pop_head: winning the RMW gives us
+            // both slots, which this producer wrote (I2).
+            match self.head_tail.compare_exchange_weak(
+                word,
+                pack(head, tail),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break head,
+                Err(current) => word = current,
+            }
+        };
+        let (older, newer) = (self.slot(head), self.slot(head.wrapping_add(1)));
+        // SAFETY: the successful CAS gave both slots to us (I2), and the
+        // producer itself wrote them (I4).
+        let newest = newer.value.with(|p| unsafe { (*p).assume_init_read() });
+        // SAFETY: as above.
+        let next = older.value.with(|p| unsafe { (*p).assume_init_read() });
+        // Relaxed [own-flag]: as in pop_head.
+        newer.occupied.store(false, Ordering::Relaxed);
+        // Relaxed [own-flag]: as in pop_head.
+        older.occupied.store(false, Ordering::Relaxed);
+        Some((newest, next))
+    }
+
     /// Removes the newest value.
     ///
     /// # Safety
@@ -371,6 +448,26 @@ impl<T> PoolDequeue<T> {
         unsafe { self.ring.pop_head() }
     }
 
+    /// Adds `older`, then `newer` as the newest value, with one atomic
+    /// read-modify-write where two `push_head` calls make two. Not in Go's
+    /// poolDequeue.
+    ///
+    /// Returns both values, and adds neither, unless two slots are free.
+    pub fn push_head_pair(&self, older: T, newer: T) -> Result<(), (T, T)> {
+        // SAFETY: as in `push_head`.
+        unsafe { self.ring.push_head_pair(older, newer) }.map(|_| ())
+    }
+
+    /// Removes the two newest values, newest first, with one atomic
+    /// read-modify-write. Not in Go's poolDequeue.
+    ///
+    /// Returns `None`, and removes nothing, unless the dequeue holds two or
+    /// more values.
+    pub fn pop_head_pair(&self) -> Option<(T, T)> {
+        // SAFETY: as in `push_head`.
+        unsafe { self.ring.pop_head_pair() }
+    }
+
     /// A new handle for popping the oldest values from other threads.
     pub fn stealer(&self) -> DequeueStealer<T> {
         DequeueStealer {
@@ -448,6 +545,42 @@ mod tests {
         assert_eq!(dequeue.push_head('b'), Ok(()));
         assert_eq!(dequeue.pop_head(), Some('b'));
         assert_eq!(dequeue.pop_head(), None);
+    }
+
+    #[test]
+    fn pairs_move_two_values_only_when_two_slots_or_two_values_are_there() {
+        let dequeue = PoolDequeue::with_start_index(4, u32::MAX - 2);
+        dequeue.push_head(0).unwrap();
+        assert_eq!(dequeue.pop_head_pair(), None, "one value: nothing popped");
+        dequeue.push_head_pair(1, 2).unwrap();
+        assert_eq!(dequeue.push_head_pair(3, 4), Err((3, 4)), "one slot free");
+        assert_eq!(dequeue.len(), 3);
+        assert_eq!(dequeue.pop_head_pair(), Some((2, 1)), "newest first");
+        assert_eq!(dequeue.stealer().pop_tail(), Some(0));
+        // Across the wrap of both indices, and around the ring's end.
+        for round in 0..3 {
+            dequeue.push_head_pair(round, round + 10).unwrap();
+            dequeue.push_head(round + 20).unwrap();
+            assert_eq!(dequeue.stealer().pop_tail(), Some(round));
+            assert_eq!(dequeue.pop_head_pair(), Some((round + 20, round + 10)));
+        }
+        assert!(dequeue.is_empty());
+    }
+
+    #[test]
+    fn values_left_by_pairs_are_dropped_once_with_the_ring() {
+        let counted = std::rc::Rc::new(());
+        let dequeue = PoolDequeue::new(4);
+        dequeue
+            .push_head_pair(counted.clone(), counted.clone())
+            .unwrap();
+        dequeue
+            .push_head_pair(counted.clone(), counted.clone())
+            .unwrap();
+        drop(dequeue.pop_head_pair());
+        assert_eq!(std::rc::Rc::strong_count(&counted), 3);
+        drop(dequeue);
+        assert_eq!(std::rc::Rc::strong_count(&counted), 1);
     }
 
     #[test]

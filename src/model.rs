@@ -80,6 +80,7 @@
 //! [`Effects::may_drop`] and confirmed with [`PoolModel::resolve_may_drop`].
 //! A get never drops another thread's private value.
 
+use crate::pool::paired_moves::{Direction, Runs};
 use crate::PoolStats;
 use std::collections::VecDeque;
 
@@ -137,6 +138,9 @@ struct ModelLocal {
     chains: [VecDeque<Id>; 2],
     /// Whether the thread has exited (its local stays, with its values).
     exited: bool,
+    /// The runs that decide paired moves on the own chain (the pool's own
+    /// bookkeeping, a function of this local's chain operations alone).
+    runs: Runs,
 }
 
 /// What one operation did, as the model predicts it.
@@ -354,10 +358,19 @@ impl PoolModel {
                 Age::Victim => {}
             }
         }
-        // 2. The own primary chain, newest first.
+        // 2. The own primary chain, newest first. A paired move takes the
+        //    next newest too, into the private slot, if the slot is empty.
         if effects.got.is_none() {
-            if let Some(id) = own.chains[chain_of(generation)].pop_back() {
+            let pair =
+                own.runs.plan(Direction::Take) && own.private.is_none() && own.lent.is_none();
+            let chain = &mut own.chains[chain_of(generation)];
+            if let Some(id) = chain.pop_back() {
                 served(&mut effects, id, Tier::OwnChain);
+                let next = if pair { chain.pop_back() } else { None };
+                own.runs.record(1 + usize::from(next.is_some()));
+                if let Some(next) = next {
+                    own.private = Some((next, generation));
+                }
             }
         }
         // 3. Other threads' primary chains, oldest first, from the next index.
@@ -439,17 +452,41 @@ impl PoolModel {
             effects.reset.push(id);
         }
         let own = &mut self.locals[thread];
+        // A slot occupied by a primary value (or lent) sends the put onto
+        // the primary chain; a paired move sends the slot's value with it.
+        let primary = chain_of(generation);
+        if own.lent.is_some()
+            || own
+                .private
+                .is_some_and(|(_, stamp)| age(stamp, generation) == Age::Primary)
+        {
+            let pair = own.runs.plan(Direction::Put) && self.rules.max_chain.is_none();
+            let chain = &mut own.chains[primary];
+            match own.private.take_if(|_| pair) {
+                Some((old, _)) => {
+                    chain.push_back(old);
+                    chain.push_back(id);
+                    own.runs.record(2);
+                }
+                None if self.rules.max_chain.is_some_and(|max| chain.len() >= max) => {
+                    effects.dropped.push(id);
+                    self.counts.discarded += 1;
+                }
+                None => {
+                    chain.push_back(id);
+                    own.runs.record(1);
+                }
+            }
+            return effects;
+        }
         // What goes onto a chain, and which chain.
         let spill = match own.private {
-            // A lent slot is occupied by a primary value.
-            None if own.lent.is_some() => Some((id, chain_of(generation))),
             None => {
                 own.private = Some((id, generation));
                 None
             }
             Some((old, stamp)) => match age(stamp, generation) {
-                // The slot keeps its value; the new one goes on the chain.
-                Age::Primary => Some((id, chain_of(generation))),
+                Age::Primary => unreachable!("put onto the primary chain above"),
                 // The old value moves to its own (now victim) chain.
                 Age::Victim => {
                     own.private = Some((id, generation));

@@ -1,5 +1,6 @@
 //! One thread's share of a pool (Go: `poolLocal`).
 
+use super::paired_moves::{Direction, PairedMoves};
 use super::private_slot::{LentSlot, Look, PrivateSlot};
 use super::stats::{Event, OwnedCounters};
 use super::summary::Bit;
@@ -93,6 +94,17 @@ pub(crate) enum Loan<T> {
     Expired(T),
 }
 
+/// What a take's step on the own chain gave.
+pub(crate) enum Popped<T> {
+    /// The chain was empty.
+    None,
+    /// The newest value.
+    One(T),
+    /// The newest value, and the next one for the private slot, which had
+    /// room: a paired move (`paired_moves`).
+    Two(T, T),
+}
+
 /// One thread's private slot and chains.
 ///
 /// # Invariants
@@ -109,11 +121,15 @@ pub(crate) enum Loan<T> {
 /// - L4: every push onto `chains[h]` that goes into an empty ring is
 ///   followed by `summary.mark(h)`; `steal` clears the bit only after
 ///   finding the chain empty, then looks again (the summary's S2-S4).
+/// - L5: `moves` is the owner's alone (`paired_moves` M1): planned before
+///   each put's push and each take's pop on the primary chain, recorded
+///   after each that moved a value.
 pub(crate) struct Local<T> {
     private: PrivateSlot<T>,
     chains: [RawChain<T>; 2],
     /// Written by the owner only (see `Counters`' C1).
     pub(crate) counters: OwnedCounters,
+    moves: PairedMoves,
 }
 
 impl<T> Local<T> {
@@ -122,6 +138,7 @@ impl<T> Local<T> {
             private: PrivateSlot::empty(),
             chains: [RawChain::new(), RawChain::new()],
             counters: OwnedCounters::new(),
+            moves: PairedMoves::new(),
         }
     }
 
@@ -389,14 +406,63 @@ impl<T> Local<T> {
         Some((unsafe { access.take(stamp) }?, age))
     }
 
-    /// Pops the newest primary value of the own chain (Go: `shared.popHead`).
+    /// Pops the newest primary value of the own chain (Go: `shared.popHead`),
+    /// and the next one with the same read-modify-write when the owner's
+    /// runs say the takes go on (L5) and the private slot has room for it.
     ///
     /// # Safety
     ///
-    /// The caller owns this local (L2).
-    pub(crate) unsafe fn pop_own(&self, generation: usize) -> Option<T> {
+    /// The caller owns this local (L1, L2, L5).
+    #[inline]
+    pub(crate) unsafe fn pop_own(&self, generation: usize) -> Popped<T> {
+        let chain = &self.chains[half(generation)];
+        // SAFETY: forwarded from the caller (planned first: every pop is
+        // planned, paired or not).
+        let pair = unsafe { self.moves.plan(Direction::Take) }
+            // SAFETY: forwarded from the caller.
+            && matches!(unsafe { self.private_room(generation) }, Room::Private);
+        let popped = if pair {
+            // SAFETY: forwarded from the caller.
+            match unsafe { chain.pop_head_pair() } {
+                Some((newest, Some(next))) => Popped::Two(newest, next),
+                Some((newest, None)) => Popped::One(newest),
+                None => Popped::None,
+            }
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { chain.pop_head() }.map_or(Popped::None, Popped::One)
+        };
+        let moved = match popped {
+            Popped::None => return popped,
+            Popped::One(_) => 1,
+            Popped::Two(..) => 2,
+        };
         // SAFETY: forwarded from the caller.
-        unsafe { self.chains[half(generation)].pop_head() }
+        unsafe { self.moves.record(moved) };
+        popped
+    }
+
+    /// Starts a put's push onto the primary chain (L5): whether to push
+    /// the private slot's value with it.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L5).
+    #[inline]
+    pub(crate) unsafe fn plan_push(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.moves.plan(Direction::Put) }
+    }
+
+    /// Records a planned push that moved `moved` values (L5).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L5).
+    #[inline]
+    pub(crate) unsafe fn record_push(&self, moved: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.moves.record(moved) }
     }
 
     /// Pushes `value` onto `chains[half]` (Go: `shared.pushHead`), growing
@@ -418,6 +484,30 @@ impl<T> Local<T> {
     ) -> bool {
         // SAFETY: forwarded from the caller.
         let into_empty = unsafe { self.chains[half].push_head(value, growth) };
+        if into_empty {
+            bit().mark(half);
+        }
+        into_empty
+    }
+
+    /// Pushes `older`, then `newer`, onto `chains[half]`, as
+    /// [`push`](Self::push) does one value: one read-modify-write when the
+    /// head ring has room for both.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L2).
+    #[inline]
+    pub(crate) unsafe fn push_pair(
+        &self,
+        half: usize,
+        older: T,
+        newer: T,
+        growth: Growth<'_>,
+        bit: impl FnOnce() -> Bit,
+    ) -> bool {
+        // SAFETY: forwarded from the caller.
+        let into_empty = unsafe { self.chains[half].push_head_pair(older, newer, growth) };
         if into_empty {
             bit().mark(half);
         }

@@ -6,6 +6,7 @@ mod inline_fn;
 mod local;
 mod locals;
 mod options;
+pub(crate) mod paired_moves;
 mod private_slot;
 mod registry;
 mod state;
@@ -28,7 +29,7 @@ use crate::sync::{
     asymmetric_fence, const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution,
 };
 use crate::unwind::DropEach;
-use local::{half, Age, Loan, Local, Overflow, Room, Taken};
+use local::{half, Age, Loan, Local, Overflow, Popped, Room, Taken};
 use options::{check_first_capacity, Rules};
 use private_slot::LentSlot;
 use registry::{Ages, Garbage};
@@ -223,11 +224,41 @@ impl<T, F> Pool<T, F> {
             Taken::None => {}
         }
         // SAFETY: as above.
-        if let Some(value) = unsafe { local.pop_own(generation) } {
-            self.count(Some(local), Event::FromOwnChain, 1);
-            return Some(value);
+        match unsafe { local.pop_own(generation) } {
+            Popped::One(value) => {
+                self.count(Some(local), Event::FromOwnChain, 1);
+                Some(value)
+            }
+            Popped::Two(value, next) => {
+                self.count(Some(local), Event::FromOwnChain, 1);
+                self.refill_private(local, next, generation);
+                Some(value)
+            }
+            Popped::None => self.take_from_elsewhere(Some(local), generation, miss),
         }
-        self.take_from_elsewhere(Some(local), generation, miss)
+    }
+
+    /// Moves the second value of a paired pop into the private slot, which
+    /// had room just before the pop. If a cleanup's drain has marked the
+    /// slot since, the value goes where a put would place it (not counted:
+    /// it was put already).
+    #[inline]
+    fn refill_private(&self, local: &Local<T>, value: T, generation: usize) {
+        // SAFETY: the caller owns the local, so it is the slot's accessor.
+        match unsafe { local.private_room(generation) } {
+            // SAFETY: as above; the slot has room.
+            Room::Private => unsafe { local.fill_private(value, generation) },
+            room => self.place_uncounted(local, value, room, generation),
+        }
+    }
+
+    /// `refill_private`'s rare case, out of line.
+    #[cold]
+    #[inline(never)]
+    fn place_uncounted(&self, local: &Local<T>, value: T, room: Room, generation: usize) {
+        // The caller owns `local`, so it holds an index.
+        let index = thread_index::current().map_or(0, |place| place.index);
+        self.put_behind_private(index, local, value, room, generation);
     }
 
     /// Drops a private value found expired, counting it, then starts the
@@ -426,24 +457,37 @@ impl<T, F> Pool<T, F> {
             Room::Unsettled => unsafe { local.private_room_settled(generation) },
             room => room,
         };
-        let (value, half, moved) = match room {
+        // The bound is opt-in: measuring the chain pins the epoch.
+        let max_chain = self.rules.max_chain;
+        let (value, half, moved, planned) = match room {
             Room::Private => {
                 // SAFETY: as above; the slot has room.
                 return unsafe { local.fill_private(value, generation) };
             }
-            Room::Primary | Room::Unsettled => (value, half(generation), false),
+            Room::Primary | Room::Unsettled => {
+                // SAFETY: as above; this thread also owns the chains and
+                // the runs (L2, L5). Paired only without a bound, which
+                // counts values one by one.
+                if unsafe { local.plan_push() } && max_chain == usize::MAX {
+                    // SAFETY: as above.
+                    match unsafe { self.push_with_private(index, local, value, generation) } {
+                        Ok(()) => return,
+                        Err(value) => (value, half(generation), false, true),
+                    }
+                } else {
+                    (value, half(generation), false, true)
+                }
+            }
             // SAFETY: the caller owns `local` (it holds its thread index),
             // so it is the slot's accessor.
             Room::Aged => match unsafe { local.overflow(value, generation) } {
-                Overflow::Chain { value, half, moved } => (value, half, moved),
+                Overflow::Chain { value, half, moved } => (value, half, moved, false),
                 Overflow::Expired(expired) => {
                     self.count(Some(local), Event::DroppedByCleanup, 1);
                     return drop(expired);
                 }
             },
         };
-        // The bound is opt-in: measuring the chain pins the epoch.
-        let max_chain = self.rules.max_chain;
         if max_chain != usize::MAX && local.chain_len(half) >= max_chain {
             self.count(Some(local), Event::Discarded, 1);
             return drop(value);
@@ -452,12 +496,11 @@ impl<T, F> Pool<T, F> {
         let bit = || self.state.locals.bit(index);
         // SAFETY: as above: this thread is the chains' producer (L2).
         let into_empty = unsafe { local.push(half, value, growth, bit) };
-        // Relaxed [rings-hint]: tells cleanups that rings may exist; a late
-        // read only postpones freeing them to a later cleanup.
-        if into_empty && !self.state.rings_maybe.load(Ordering::Relaxed) {
-            // Relaxed [rings-hint]: as above.
-            self.state.rings_maybe.store(true, Ordering::Relaxed);
+        if planned {
+            // SAFETY: as above (L5).
+            unsafe { local.record_push(1) };
         }
+        self.note_rings(into_empty);
         // Relaxed [victim-empty]: the hint; the victim chain just received
         // a value, so gets must scan the victim chains again.
         if moved && self.state.victim_empty_at.load(Ordering::Relaxed) == generation {
@@ -465,6 +508,51 @@ impl<T, F> Pool<T, F> {
             self.state
                 .victim_empty_at
                 .store(generation.wrapping_sub(1), Ordering::Relaxed);
+        }
+    }
+
+    /// A paired push: moves the private slot's primary value out and
+    /// pushes it, then `value`, onto the primary chain with one
+    /// read-modify-write, leaving the slot empty for the next put. Gives
+    /// `value` back if the slot holds no primary value to move (it is lent,
+    /// or a drain holds it up).
+    ///
+    /// # Safety
+    ///
+    /// This thread holds `index`, the index of `local`.
+    #[inline]
+    unsafe fn push_with_private(
+        &self,
+        index: usize,
+        local: &Local<T>,
+        value: T,
+        generation: usize,
+    ) -> Result<(), T> {
+        let mut older = MaybeUninit::uninit();
+        // SAFETY: the caller owns `local`, so it is the slot's accessor.
+        if !unsafe { local.take_primary(generation, &mut older) } {
+            return Err(value);
+        }
+        // SAFETY: `take_primary` returned true, so it wrote the value.
+        let older = unsafe { older.assume_init() };
+        let growth = Growth::new(self.first_capacity, None);
+        let bit = || self.state.locals.bit(index);
+        // SAFETY: as above: this thread is the chains' producer (L2).
+        let into_empty = unsafe { local.push_pair(half(generation), older, value, growth, bit) };
+        // SAFETY: as above (L5).
+        unsafe { local.record_push(2) };
+        self.note_rings(into_empty);
+        Ok(())
+    }
+
+    /// After a push: one into an empty ring may have allocated it.
+    #[inline]
+    fn note_rings(&self, into_empty: bool) {
+        // Relaxed [rings-hint]: tells cleanups that rings may exist; a late
+        // read only postpones freeing them to a later cleanup.
+        if into_empty && !self.state.rings_maybe.load(Ordering::Relaxed) {
+            // Relaxed [rings-hint]: as above.
+            self.state.rings_maybe.store(true, Ordering::Relaxed);
         }
     }
 

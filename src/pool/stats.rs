@@ -56,11 +56,12 @@ pub(crate) enum Event {
     Created,
     Missed,
     Put,
-    Discarded,
     /// A loan from the private slot: a get from it and, at once, the put
     /// that will give it back (C2). One counter for both, so that a loan
     /// costs the owner one count, not two.
     Loan,
+    /// Counted on the pool's counters only (see [`Event::is_owned`]).
+    Discarded,
     /// Counted on the pool's counters only (see [`Event::is_owned`]).
     DroppedByCleanup,
 }
@@ -70,14 +71,17 @@ const _: () = assert!(
     Event::DroppedByCleanup as usize + 1 == EVENTS,
     "one counter per event"
 );
-/// The events a local counts: all but the last, so that a local's counters
-/// keep it within 128 bytes (design.md, "Memory bounds").
-pub(crate) const OWNED_EVENTS: usize = EVENTS - 1;
+/// The events a local counts: all but the last two, so that a local's
+/// counters keep it within 128 bytes (design.md, "Memory bounds").
+pub(crate) const OWNED_EVENTS: usize = EVENTS - 2;
 
 impl Event {
     /// Whether a local counts this event. Drops by aging are rare (once per
     /// value per two cleanups) and mostly a cleanup's, which counts on the
-    /// pool's counters: they go there from owners too.
+    /// pool's counters: they go there from owners too. Discards (a retention
+    /// rule refused the value, or the thread is exiting) go there as well:
+    /// they drop a value, which costs more than the shared count, and their
+    /// counter's room in a local holds its paired-move runs instead.
     #[inline(always)]
     pub(crate) fn is_owned(self) -> bool {
         (self as usize) < OWNED_EVENTS

@@ -58,6 +58,60 @@ fn values_come_back_private_first_then_own_chain_newest_first() {
     assert_eq!(pool.try_take(), None);
 }
 
+/// Runs of puts and of takes (`p`, `t`) on one thread, putting values
+/// `0..` (counted from 0 at each call); returns every value taken.
+fn runs_of(pool: &Pool<usize>, ops: &str) -> Vec<usize> {
+    let (mut next, mut taken) = (0, Vec::new());
+    for op in ops.chars() {
+        if op == 'p' {
+            pool.put(next);
+            next += 1;
+        } else {
+            taken.push(pool.try_take().expect("the pool holds a value"));
+        }
+    }
+    taken
+}
+
+#[test]
+fn long_runs_of_puts_and_takes_move_two_values_per_chain_operation() {
+    let pool: Pool<usize> = Pool::new(no_create);
+    // Two runs each way teach the thread's runs what to expect.
+    let warm_up = runs_of(&pool, "ppppptttttppppptttttppppp");
+    assert_eq!(warm_up.len(), 10);
+    let before = pool.stats();
+    let mut taken = runs_of(&pool, "ttttt");
+    let after = pool.stats();
+    // Five takes: the private value, then pops of two at a time, whose
+    // second waits in the private slot for the next take.
+    assert_eq!(after.from_own_chain - before.from_own_chain, 2);
+    assert_eq!(after.from_private - before.from_private, 3);
+    // Nothing lost or duplicated: the last five puts (values 10..15) came
+    // back.
+    taken.sort_unstable();
+    assert_eq!(taken, (10..15).collect::<Vec<_>>());
+    assert_eq!(after.created, 0);
+    assert_eq!(after.retained, 0);
+}
+
+#[test]
+fn a_take_put_cycle_after_long_runs_stays_in_the_private_slot() {
+    let pool: Pool<usize> = Pool::new(no_create);
+    runs_of(&pool, &("p".repeat(50) + &"t".repeat(50)).repeat(3));
+    runs_of(&pool, &"p".repeat(50));
+    let before = pool.stats();
+    for _ in 0..100 {
+        let value = pool.try_take().expect("pooled");
+        pool.put(value);
+    }
+    let after = pool.stats();
+    assert!(
+        after.from_own_chain - before.from_own_chain <= 1,
+        "a take/put cycle must settle in the private slot: {before:?} then {after:?}"
+    );
+    assert_eq!(after.retained, 50);
+}
+
 #[test]
 fn a_value_survives_one_cleanup_and_is_gone_after_two() {
     let pool: Pool<usize> = Pool::new(no_create);

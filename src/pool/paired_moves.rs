@@ -1,0 +1,221 @@
+//! When the owner moves two values per operation on its own chain.
+//!
+//! A put that finds the private slot holding a primary value pushes onto
+//! the chain, and a take that finds the slot empty pops from it: one atomic
+//! read-modify-write each, most of the cost of a put or take past the slot.
+//! One read-modify-write can move two values instead: a put pushes the
+//! slot's value with its own and leaves the slot empty for the next put; a
+//! take pops two and leaves the second in the slot for the next take. That
+//! pays only if the next operation goes the same way: after a paired put, a
+//! take would find the slot empty and pop; after a paired take, a put would
+//! find the slot full and push. So the owner pairs only when the runs of
+//! its recent past say the current run will go on.
+//!
+//! [`Runs`] sees only the owner's operations on the chain (the private
+//! slot's fast paths record nothing, so they stay as they are). It counts
+//! the current run's operations; a paired move counts its second operation
+//! only once a later chain operation of the same run confirms that the
+//! value it left (or the room it made) was used that way. A move pairs when
+//! at least two more operations of the run are expected: the run so far
+//! plus two is at most the shorter of the last two completed runs of that
+//! direction. Measured on single-thread sequences (docs/design.md, "Paired
+//! moves"), this never makes more than 1% more read-modify-writes than
+//! moving one value per operation, and halves them on long runs.
+
+use crate::sync::UnsafeCell;
+
+/// Which way an operation on the own chain moves values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// A take popping from the own chain.
+    Take = 0,
+    /// A put pushing onto the own chain.
+    Put = 1,
+}
+
+/// The owner's recent runs of chain operations (see the module docs).
+/// Counts saturate at 255.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Runs {
+    current: Option<Direction>,
+    /// Operations of the current run: chain operations, and confirmed
+    /// second operations of paired moves.
+    done: u8,
+    /// The current run's last move was paired and is not yet confirmed.
+    unconfirmed: bool,
+    /// The last two completed runs of each direction (by `Direction` as an
+    /// index): `[latest, the one before]`.
+    completed: [[u8; 2]; 2],
+}
+
+impl Runs {
+    /// Starts a chain operation going `direction`; returns whether it
+    /// should move two values. Call [`record`](Self::record) once it has
+    /// moved any.
+    pub(crate) fn plan(&mut self, direction: Direction) -> bool {
+        if self.current != Some(direction) {
+            if let Some(ended) = self.current {
+                let runs = &mut self.completed[ended as usize];
+                *runs = [self.done, runs[0]];
+            }
+            self.current = Some(direction);
+            self.done = 0;
+            self.unconfirmed = false;
+        } else if self.unconfirmed {
+            self.done = self.done.saturating_add(1);
+            self.unconfirmed = false;
+        }
+        let [latest, before] = self.completed[direction as usize];
+        u16::from(self.done) + 2 <= u16::from(latest.min(before))
+    }
+
+    /// Records that the planned operation moved `moved` values (1 or 2).
+    pub(crate) fn record(&mut self, moved: usize) {
+        self.done = self.done.saturating_add(1);
+        self.unconfirmed = moved == 2;
+    }
+}
+
+/// A local's [`Runs`], touched only by the local's owner.
+///
+/// # Invariants
+///
+/// - M1: only the holder of the local's thread index reads or writes it
+///   (the pool's L1); a new holder is ordered after the last one by the
+///   thread registry (`thread_index` R3). It decides nothing that a cleanup
+///   or a thief acts on: it is a hint, and any value is safe.
+#[derive(Debug)]
+pub(crate) struct PairedMoves {
+    runs: UnsafeCell<Runs>,
+}
+
+// SAFETY: `Runs` is plain data; M1 keeps every access on one thread at a
+// time, ordered by happens-before across owners.
+unsafe impl Sync for PairedMoves {}
+
+impl PairedMoves {
+    pub(crate) fn new() -> Self {
+        PairedMoves {
+            runs: UnsafeCell::new(Runs::default()),
+        }
+    }
+
+    /// [`Runs::plan`] on the local's runs.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the local's thread index (M1).
+    #[inline]
+    pub(crate) unsafe fn plan(&self, direction: Direction) -> bool {
+        // SAFETY: M1, per the caller: no other access overlaps.
+        self.runs
+            .with_mut(|runs| unsafe { (*runs).plan(direction) })
+    }
+
+    /// [`Runs::record`] on the local's runs.
+    ///
+    /// # Safety
+    ///
+    /// As for [`plan`](Self::plan).
+    #[inline]
+    pub(crate) unsafe fn record(&self, moved: usize) {
+        // SAFETY: as in `plan`.
+        self.runs.with_mut(|runs| unsafe { (*runs).record(moved) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Direction, Runs};
+
+    /// A single thread's takes (`t`) and puts (`p`) against a private slot
+    /// and a chain that never runs dry: the read-modify-writes they make,
+    /// with pairing as `Runs` decides, or without.
+    fn read_modify_writes(ops: &str, paired: bool) -> usize {
+        let (mut private_full, mut runs, mut count) = (true, Runs::default(), 0);
+        for op in ops.chars() {
+            let direction = if op == 't' {
+                Direction::Take
+            } else {
+                Direction::Put
+            };
+            if private_full == (direction == Direction::Take) {
+                private_full = !private_full;
+                continue;
+            }
+            let pair = runs.plan(direction) && paired;
+            count += 1;
+            runs.record(if pair { 2 } else { 1 });
+            if pair {
+                private_full = !private_full;
+            }
+        }
+        count
+    }
+
+    fn ratio(ops: &str) -> f64 {
+        read_modify_writes(ops, true) as f64 / read_modify_writes(ops, false) as f64
+    }
+
+    #[test]
+    fn long_runs_move_two_values_per_read_modify_write() {
+        let overflow = "p".repeat(100) + &"t".repeat(100);
+        let long = ratio(&overflow.repeat(20));
+        assert!(long < 0.6, "{long}");
+        let fives = ratio(&"tttttppppp".repeat(200));
+        assert!(fives < 0.8, "{fives}");
+    }
+
+    #[test]
+    fn alternating_short_runs_never_pair_after_long_ones() {
+        // Long runs first teach `Runs` to pair; then a take/put cycle of
+        // one or two must not fall into pushing and popping the slot's
+        // value on every operation.
+        let long = "p".repeat(100) + &"t".repeat(100) + &"p".repeat(100);
+        for cycle in ["tp", "ttpp", "tptpttpp", "ttp", "tpp"] {
+            let prefixed = long.clone() + &cycle.repeat(1000);
+            let paired = read_modify_writes(&prefixed, true);
+            let single = read_modify_writes(&prefixed, false);
+            assert!(
+                paired <= single + 10,
+                "{cycle}: {paired} read-modify-writes paired, {single} single"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_pairs_only_while_two_more_operations_are_expected() {
+        let mut runs = Runs::default();
+        // Two completed put runs of 4 chain operations each (with takes
+        // between them).
+        for _ in 0..2 {
+            for _ in 0..4 {
+                assert!(!runs.plan(Direction::Put));
+                runs.record(1);
+            }
+            runs.plan(Direction::Take);
+            runs.record(1);
+        }
+        // Now a put run pairs at 0 and 2 done (0 + 2 <= 4, 2 + 2 <= 4),
+        // once the pair at 0 is confirmed by the next operation.
+        assert!(runs.plan(Direction::Put));
+        runs.record(2);
+        assert!(
+            runs.plan(Direction::Put),
+            "1 done and the pair confirmed: 2"
+        );
+        runs.record(2);
+        assert!(!runs.plan(Direction::Put), "4 done: no more expected");
+    }
+
+    #[test]
+    fn counts_saturate_instead_of_wrapping() {
+        let mut runs = Runs::default();
+        for _ in 0..1000 {
+            runs.plan(Direction::Put);
+            runs.record(1);
+        }
+        runs.plan(Direction::Take);
+        assert_eq!(runs.completed[Direction::Put as usize][0], u8::MAX);
+    }
+}

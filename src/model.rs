@@ -8,9 +8,11 @@
 //! cleanup), the "victim is empty" memo, the exact order in which a get
 //! looks (private slot, own chain newest first, other threads' chains
 //! oldest first starting after the own thread in thread-index order, the
-//! victim tier), aging (a value not taken within two cleanups is dropped),
-//! the return-time rules, and the statistics by tier ([`crate::PoolStats`]).
-//! Values are ids ([`Id`]); the model moves ids where the pool moves values.
+//! victim tier), the paired moves between the private slot and the own
+//! chain (decided by the same per-thread runs as the pool's), aging (a
+//! value not taken within two cleanups is dropped), the return-time rules,
+//! and the statistics by tier ([`crate::PoolStats`]). Values are ids
+//! ([`Id`]); the model moves ids where the pool moves values.
 //!
 //! # Using it in a property test
 //!

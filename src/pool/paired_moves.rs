@@ -52,6 +52,7 @@ impl Runs {
     /// Starts a chain operation going `direction`; returns whether it
     /// should move two values. Call [`record`](Self::record) once it has
     /// moved any.
+    #[inline]
     pub(crate) fn plan(&mut self, direction: Direction) -> bool {
         if self.current != Some(direction) {
             if let Some(ended) = self.current {
@@ -70,6 +71,7 @@ impl Runs {
     }
 
     /// Records that the planned operation moved `moved` values (1 or 2).
+    #[inline]
     pub(crate) fn record(&mut self, moved: usize) {
         self.done = self.done.saturating_add(1);
         self.unconfirmed = moved == 2;

@@ -256,9 +256,10 @@ impl<T, F> Pool<T, F> {
     #[cold]
     #[inline(never)]
     fn place_uncounted(&self, local: &Local<T>, value: T, room: Room, generation: usize) {
-        // The caller owns `local`, so it holds an index.
-        let index = thread_index::current().map_or(0, |place| place.index);
-        self.put_behind_private(index, local, value, room, generation);
+        // Read again here, as in `take_from_elsewhere`, so that the fast
+        // paths need not keep the index live.
+        let place = thread_index::current().expect("the owner of a local holds its index");
+        self.put_behind_private(place.index, local, value, room, generation);
     }
 
     /// Drops a private value found expired, counting it, then starts the

@@ -355,3 +355,65 @@ fn two_cleanups_drain_an_idle_live_owners_private_value() {
         },
     );
 }
+
+/// Paired moves (docs/design.md) against two cleanups. The owner first runs
+/// two rounds of three puts and three takes of values 0-2, which teaches its
+/// runs to pair; the channel keeps the cleanups out of that. Then it puts 0
+/// (into the private slot) and 1, which moves 0 out of the slot by the
+/// take's claim and pushes 0 and 1 with one read-modify-write, and takes
+/// twice: the first take pops 1 and 0 and leaves 0 in the private slot,
+/// where the second finds it. The second cleanup may drain the slot at any
+/// of these steps (its mark may meet the claim of 0, or the refill after
+/// the paired pop, which then places 0 as a put would). Each value is
+/// taken, dropped by a cleanup or still pooled, once.
+#[test]
+fn paired_moves_race_two_cleanups_without_losing_or_doubling_a_value() {
+    check(
+        "paired_moves_race_two_cleanups_without_losing_or_doubling_a_value",
+        || {
+            let ledger = Ledger::new(3);
+            let pool = new_pool();
+            let (primed_tx, primed_rx) = loom::sync::mpsc::channel::<()>();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    let mut held: Vec<Value> = (0..3).map(|id| Value::new(&ledger, id)).collect();
+                    for _ in 0..2 {
+                        for value in held.drain(..) {
+                            pool.put(value);
+                        }
+                        held = (0..3).map(|_| pool.try_take().expect("pooled")).collect();
+                    }
+                    primed_tx.send(()).unwrap();
+                    held.sort_by_key(Value::id);
+                    let last = held.pop().expect("value 2");
+                    for value in held {
+                        pool.put(value);
+                    }
+                    let mut taken = vec![last];
+                    taken.extend((0..2).filter_map(|_| pool.try_take()));
+                    taken
+                })
+            };
+            primed_rx.recv().unwrap();
+            pool.cleanup();
+            pool.cleanup();
+            let taken = owner.join().unwrap();
+            let dropped = ledger.dropped();
+            let stats = pool.stats();
+            assert_eq!(
+                taken.len() + dropped.len() + stats.retained as usize,
+                3,
+                "each value must be taken, dropped or pooled, once: taken {taken:?}, \
+                 dropped {dropped:?}, {stats:?}"
+            );
+            let mut ids: Vec<usize> = taken.iter().map(Value::id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), taken.len(), "a value was taken twice");
+            drop(taken);
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}

@@ -20,6 +20,7 @@ use crate::unwind::for_each_despite_panics;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ptr;
 
 /// The capacity of a chain's first link unless chosen otherwise.
@@ -294,29 +295,60 @@ impl<T> RawChain<T> {
         }
     }
 
-    /// Removes the two newest values, newest first: with one
-    /// read-modify-write when the head ring holds both, else as two
-    /// `pop_head` calls (the second is `None` if only one was found).
+    /// Removes the two newest values, newest first, into `newest` and
+    /// `next`: with one read-modify-write when the head ring holds both,
+    /// else as two `pop_head` calls. Returns how many it wrote (`newest`
+    /// first): 0, 1 or 2.
     ///
     /// # Safety
     ///
     /// As for [`RawChain::push_head`].
     #[inline]
-    pub(crate) unsafe fn pop_head_pair(&self) -> Option<(T, Option<T>)> {
+    pub(crate) unsafe fn pop_head_pair_into(
+        &self,
+        newest: &mut MaybeUninit<T>,
+        next: &mut MaybeUninit<T>,
+    ) -> usize {
         // SAFETY: the producer alone touches `head` (I1).
         let head = self.head.with(|p| unsafe { *p });
         if head.is_null() {
-            return None;
+            return 0;
         }
         // SAFETY: the head link is never retired while it is the head (I1);
         // we are the producer of its ring.
-        if let Some((newest, next)) = unsafe { deref(head).ring.pop_head_pair() } {
-            return Some((newest, Some(next)));
+        if unsafe { deref(head).ring.pop_head_pair_into(newest, next) } {
+            return 2;
         }
         // SAFETY: forwarded from the caller.
-        let newest = unsafe { self.pop_head() }?;
+        unsafe { self.pop_two_by_one(newest, next) }
+    }
+
+    /// `pop_head_pair_into` when the head ring holds fewer than two: the
+    /// values may sit in older links.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn pop_two_by_one(
+        &self,
+        newest: &mut MaybeUninit<T>,
+        next: &mut MaybeUninit<T>,
+    ) -> usize {
         // SAFETY: forwarded from the caller.
-        Some((newest, unsafe { self.pop_head() }))
+        let Some(value) = (unsafe { self.pop_head() }) else {
+            return 0;
+        };
+        newest.write(value);
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.pop_head() } {
+            Some(value) => {
+                next.write(value);
+                2
+            }
+            None => 1,
+        }
     }
 
     /// The rare half of `pop_head`: the head link is empty, so walk `prev`
@@ -623,8 +655,17 @@ impl<T> PoolChain<T> {
     /// [`pop_head`](Self::pop_head) calls); the second is `None` if the
     /// chain held one value. Not in Go's poolChain.
     pub fn pop_head_pair(&self) -> Option<(T, Option<T>)> {
+        let (mut newest, mut next) = (MaybeUninit::uninit(), MaybeUninit::uninit());
         // SAFETY: this `!Sync` handle is the only producer.
-        unsafe { self.chain.pop_head_pair() }
+        let popped = unsafe { self.chain.pop_head_pair_into(&mut newest, &mut next) };
+        // SAFETY: `pop_head_pair_into` wrote `popped` values, newest first.
+        unsafe {
+            match popped {
+                0 => None,
+                1 => Some((newest.assume_init(), None)),
+                _ => Some((newest.assume_init(), Some(next.assume_init()))),
+            }
+        }
     }
 
     /// A new handle for popping the oldest values from other threads.

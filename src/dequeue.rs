@@ -19,6 +19,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
+use std::ptr;
 
 /// The largest capacity a ring may have: fullness is `head - tail == len`
 /// in 32-bit wrapping arithmetic, which must not alias an empty ring.
@@ -205,12 +206,36 @@ impl<T> Ring<T> {
     /// As for [`Ring::push_head`].
     #[inline]
     pub(crate) unsafe fn pop_head_pair(&self) -> Option<(T, T)> {
+        let (mut newest, mut next) = (MaybeUninit::uninit(), MaybeUninit::uninit());
+        // SAFETY: forwarded from the caller.
+        if !unsafe { self.pop_head_pair_into(&mut newest, &mut next) } {
+            return None;
+        }
+        // SAFETY: `pop_head_pair_into` returned true, so it wrote both.
+        Some(unsafe { (newest.assume_init(), next.assume_init()) })
+    }
+
+    /// [`pop_head_pair`](Self::pop_head_pair) into `newest` and `next`,
+    /// copied straight from the slots; returns whether it wrote them. The
+    /// pool's take uses this form: a pair returned in a tuple or an enum
+    /// was copied in pieces of other widths than the next copy read, which
+    /// misses store-to-load forwarding (docs/design.md, "Get").
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::push_head`].
+    #[inline]
+    pub(crate) unsafe fn pop_head_pair_into(
+        &self,
+        newest: &mut MaybeUninit<T>,
+        next: &mut MaybeUninit<T>,
+    ) -> bool {
         // Relaxed [own-head]: the CAS below decides.
         let mut word = self.head_tail.load(Ordering::Relaxed);
         let head = loop {
             let (head, tail) = unpack(word);
             if (head.wrapping_sub(tail) as usize) < 2 {
-                return None;
+                return false;
             }
             let head = head.wrapping_sub(2);
             // Relaxed [own-slot]: as in pop_head: winning the RMW gives us
@@ -227,15 +252,19 @@ impl<T> Ring<T> {
         };
         let (older, newer) = (self.slot(head), self.slot(head.wrapping_add(1)));
         // SAFETY: the successful CAS gave both slots to us (I2), and the
-        // producer itself wrote them (I4).
-        let newest = newer.value.with(|p| unsafe { (*p).assume_init_read() });
+        // producer itself wrote them (I4); `newest` is a distinct cell.
+        newer
+            .value
+            .with(|p| unsafe { ptr::copy_nonoverlapping(p, newest, 1) });
         // SAFETY: as above.
-        let next = older.value.with(|p| unsafe { (*p).assume_init_read() });
+        older
+            .value
+            .with(|p| unsafe { ptr::copy_nonoverlapping(p, next, 1) });
         // Relaxed [own-flag]: as in pop_head.
         newer.occupied.store(false, Ordering::Relaxed);
         // Relaxed [own-flag]: as in pop_head.
         older.occupied.store(false, Ordering::Relaxed);
-        Some((newest, next))
+        true
     }
 
     /// Removes the newest value.

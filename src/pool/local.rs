@@ -94,17 +94,6 @@ pub(crate) enum Loan<T> {
     Expired(T),
 }
 
-/// What a take's step on the own chain gave.
-pub(crate) enum Popped<T> {
-    /// The chain was empty.
-    None,
-    /// The newest value.
-    One(T),
-    /// The newest value, and the next one for the private slot, which had
-    /// room: a paired move (`paired_moves`).
-    Two(T, T),
-}
-
 /// One thread's private slot and chains.
 ///
 /// # Invariants
@@ -406,15 +395,22 @@ impl<T> Local<T> {
         Some((unsafe { access.take(stamp) }?, age))
     }
 
-    /// Pops the newest primary value of the own chain (Go: `shared.popHead`),
-    /// and the next one with the same read-modify-write when the owner's
-    /// runs say the takes go on (L5) and the private slot has room for it.
+    /// Pops the newest primary value of the own chain (Go: `shared.popHead`)
+    /// into `newest`, and the next one into `next` with the same
+    /// read-modify-write when the owner's runs say the takes go on (L5) and
+    /// the private slot has room for it (the caller moves it there).
+    /// Returns how many it wrote, `newest` first: 0, 1 or 2.
     ///
     /// # Safety
     ///
     /// The caller owns this local (L1, L2, L5).
     #[inline]
-    pub(crate) unsafe fn pop_own(&self, generation: usize) -> Popped<T> {
+    pub(crate) unsafe fn pop_own(
+        &self,
+        generation: usize,
+        newest: &mut MaybeUninit<T>,
+        next: &mut MaybeUninit<T>,
+    ) -> usize {
         let chain = &self.chains[half(generation)];
         // SAFETY: forwarded from the caller (planned first: every pop is
         // planned, paired or not).
@@ -423,22 +419,21 @@ impl<T> Local<T> {
             && matches!(unsafe { self.private_room(generation) }, Room::Private);
         let popped = if pair {
             // SAFETY: forwarded from the caller.
-            match unsafe { chain.pop_head_pair() } {
-                Some((newest, Some(next))) => Popped::Two(newest, next),
-                Some((newest, None)) => Popped::One(newest),
-                None => Popped::None,
-            }
+            unsafe { chain.pop_head_pair_into(newest, next) }
         } else {
             // SAFETY: forwarded from the caller.
-            unsafe { chain.pop_head() }.map_or(Popped::None, Popped::One)
+            match unsafe { chain.pop_head() } {
+                Some(value) => {
+                    newest.write(value);
+                    1
+                }
+                None => 0,
+            }
         };
-        let moved = match popped {
-            Popped::None => return popped,
-            Popped::One(_) => 1,
-            Popped::Two(..) => 2,
-        };
-        // SAFETY: forwarded from the caller.
-        unsafe { self.moves.record(moved) };
+        if popped > 0 {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.moves.record(popped) };
+        }
         popped
     }
 

@@ -29,7 +29,7 @@ use crate::sync::{
     asymmetric_fence, const_fn_unless_loom, epoch, lock, per_execution, Ordering, PerExecution,
 };
 use crate::unwind::DropEach;
-use local::{half, Age, Loan, Local, Overflow, Popped, Room, Taken};
+use local::{half, Age, Loan, Local, Overflow, Room, Taken};
 use options::{check_first_capacity, Rules};
 use private_slot::LentSlot;
 use registry::{Ages, Garbage};
@@ -223,43 +223,60 @@ impl<T, F> Pool<T, F> {
             Taken::Expired(expired) => return self.take_after_expired(local, expired, miss),
             Taken::None => {}
         }
+        let (mut newest, mut next) = (MaybeUninit::uninit(), MaybeUninit::uninit());
         // SAFETY: as above.
-        match unsafe { local.pop_own(generation) } {
-            Popped::One(value) => {
-                self.count(Some(local), Event::FromOwnChain, 1);
-                Some(value)
-            }
-            Popped::Two(value, next) => {
-                self.count(Some(local), Event::FromOwnChain, 1);
-                self.refill_private(local, next, generation);
-                Some(value)
-            }
-            Popped::None => self.take_from_elsewhere(Some(local), generation, miss),
+        let popped = unsafe { local.pop_own(generation, &mut newest, &mut next) };
+        if popped == 0 {
+            return self.take_from_elsewhere(Some(local), generation, miss);
         }
+        self.count(Some(local), Event::FromOwnChain, 1);
+        if popped == 2 {
+            // SAFETY: `pop_own` wrote both; `next` is read once.
+            self.refill_private(local, unsafe { next.assume_init() }, generation);
+        }
+        // SAFETY: `pop_own` wrote `newest`. Read last, from where the ring's
+        // copy put it: a value held in registers across the refill was
+        // stored back in other pieces than the caller's copy read. The
+        // refill runs no code of the user's, so nothing can unwind past
+        // `newest` and leak it.
+        Some(unsafe { newest.assume_init() })
     }
 
     /// Moves the second value of a paired pop into the private slot, which
-    /// had room just before the pop. If a cleanup's drain has marked the
-    /// slot since, the value goes where a put would place it (not counted:
-    /// it was put already).
+    /// had room just before the pop. Runs no code of the user's (no drop).
     #[inline]
     fn refill_private(&self, local: &Local<T>, value: T, generation: usize) {
         // SAFETY: the caller owns the local, so it is the slot's accessor.
-        match unsafe { local.private_room(generation) } {
+        if unsafe { local.private_room(generation) } == Room::Private {
             // SAFETY: as above; the slot has room.
-            Room::Private => unsafe { local.fill_private(value, generation) },
-            room => self.place_uncounted(local, value, room, generation),
+            unsafe { local.fill_private(value, generation) };
+        } else {
+            self.refill_held_up(local, value, generation);
         }
     }
 
-    /// `refill_private`'s rare case, out of line.
+    /// `refill_private` when a cleanup's drain marked the slot after the
+    /// pop (from a look at the slot before the take emptied it): the slot
+    /// takes the value once the drain is over, else it goes back onto the
+    /// primary chain it came from. No bound is checked (the chain holds no
+    /// more than before the pop) and nothing is counted (it was put
+    /// already), so nothing is dropped.
     #[cold]
     #[inline(never)]
-    fn place_uncounted(&self, local: &Local<T>, value: T, room: Room, generation: usize) {
+    fn refill_held_up(&self, local: &Local<T>, value: T, generation: usize) {
+        // SAFETY: the caller owns the local, so it is the slot's accessor.
+        if unsafe { local.private_room_settled(generation) } == Room::Private {
+            // SAFETY: as above; the slot has room.
+            return unsafe { local.fill_private(value, generation) };
+        }
         // Read again here, as in `take_from_elsewhere`, so that the fast
         // paths need not keep the index live.
         let place = thread_index::current().expect("the owner of a local holds its index");
-        self.put_behind_private(place.index, local, value, room, generation);
+        let growth = Growth::new(self.first_capacity, None);
+        let bit = || self.state.locals.bit(place.index);
+        // SAFETY: as above: this thread is the chains' producer (L2).
+        let into_empty = unsafe { local.push(half(generation), value, growth, bit) };
+        self.note_rings(into_empty);
     }
 
     /// Drops a private value found expired, counting it, then starts the

@@ -96,7 +96,8 @@ HEAVY = "heavy:"
 S = "pool_private_slot::"
 DEKKER = [S + "a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together",
           S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup",
-          S + "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put"]
+          S + "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put",
+          S + "paired_moves_race_two_cleanups_without_losing_or_doubling_a_value"]
 SETTLE = [S + "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put",
           S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup"]
 LOANED = [S + "a_value_detached_on_another_thread_leaves_the_slot_to_the_next_put",

@@ -19,7 +19,7 @@ proptest! {
         first_capacity in powers_of_two(8),
         script in scripts(80, 24),
     ) {
-        let pushes = script.iter().filter(|&&op| op == Op::PushHead).count();
+        let pushes = script.iter().map(|op| op.pushes()).sum();
         let ledger = DropLedger::new(pushes);
         let chain = PoolChain::with_first_capacity(first_capacity);
         let stealer = chain.stealer();
@@ -44,6 +44,30 @@ proptest! {
                     let popped = id_of(stealer.pop_tail());
                     prop_assert_eq!(popped, model.pop_tail());
                     prop_assert_eq!(popped, links.pop_tail());
+                }
+                // A pair moves what two single operations move, link by
+                // link (the chain falls back to them across a ring's end).
+                Op::PushPair => {
+                    let (older, newer) = (pushed, pushed + 1);
+                    pushed += 2;
+                    chain.push_head_pair(ledger.value(older), ledger.value(newer));
+                    for id in [older, newer] {
+                        prop_assert_eq!(model.push_head(id), Ok(()));
+                        links.push_head(id);
+                    }
+                }
+                Op::PopPair => {
+                    let popped = chain.pop_head_pair();
+                    let (newest, next) = match popped {
+                        Some((newest, next)) => (Some(newest.id()), next.map(|v| v.id())),
+                        None => (None, None),
+                    };
+                    prop_assert_eq!(newest, model.pop_head());
+                    prop_assert_eq!(newest, links.pop_head());
+                    if newest.is_some() {
+                        prop_assert_eq!(next, model.pop_head());
+                        prop_assert_eq!(next, links.pop_head());
+                    }
                 }
             }
             prop_assert_eq!(chain.len(), model.len());

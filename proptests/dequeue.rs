@@ -9,7 +9,7 @@ use victim_pool::PoolDequeue;
 proptest! {
     #![proptest_config(cases(4096, 4))]
 
-    /// Every push, pop and length agrees with a bounded `VecDeque` for
+    /// Every push, pop (single or paired) and length agrees with a bounded `VecDeque` for
     /// capacities 1 to 64 and indices that cross the 32-bit wraparound;
     /// dropping the dequeue then drops exactly the values left inside.
     #[test]
@@ -18,7 +18,7 @@ proptest! {
         start in start_indices(),
         script in scripts(80, 24),
     ) {
-        let pushes = script.iter().filter(|&&op| op == Op::PushHead).count();
+        let pushes = script.iter().map(|op| op.pushes()).sum();
         let ledger = DropLedger::new(pushes);
         let dequeue = PoolDequeue::with_start_index(capacity, start);
         let stealer = dequeue.stealer();
@@ -35,6 +35,18 @@ proptest! {
                 }
                 Op::PopHead => prop_assert_eq!(id_of(dequeue.pop_head()), model.pop_head()),
                 Op::PopTail => prop_assert_eq!(id_of(stealer.pop_tail()), model.pop_tail()),
+                Op::PushPair => {
+                    let (older, newer) = (pushed, pushed + 1);
+                    pushed += 2;
+                    let result = dequeue
+                        .push_head_pair(ledger.value(older), ledger.value(newer))
+                        .map_err(|(a, b)| (a.id(), b.id()));
+                    prop_assert_eq!(result, model.push_pair(older, newer), "push_head_pair of {}", older);
+                }
+                Op::PopPair => {
+                    let popped = dequeue.pop_head_pair().map(|(a, b)| (a.id(), b.id()));
+                    prop_assert_eq!(popped, model.pop_pair());
+                }
             }
             prop_assert_eq!(dequeue.len(), model.len());
             prop_assert_eq!(stealer.len(), model.len());

@@ -17,6 +17,21 @@ pub enum Op {
     PushHead,
     PopHead,
     PopTail,
+    /// `push_head_pair`: two values, the older first.
+    PushPair,
+    /// `pop_head_pair`: the two newest values.
+    PopPair,
+}
+
+impl Op {
+    /// How many new values the operation pushes.
+    pub fn pushes(self) -> usize {
+        match self {
+            Op::PushHead => 1,
+            Op::PushPair => 2,
+            _ => 0,
+        }
+    }
 }
 
 /// Scripts made of runs of one operation, so that a script fills a ring,
@@ -26,6 +41,8 @@ pub fn scripts(max_run: usize, max_runs: usize) -> impl Strategy<Value = Vec<Op>
         3 => Just(Op::PushHead),
         1 => Just(Op::PopHead),
         2 => Just(Op::PopTail),
+        1 => Just(Op::PushPair),
+        1 => Just(Op::PopPair),
     ];
     prop::collection::vec((op, 1..=max_run), 0..=max_runs).prop_map(|runs| {
         runs.into_iter()
@@ -77,6 +94,25 @@ impl DequeueModel {
 
     pub fn pop_head(&mut self) -> Option<u32> {
         self.ids.pop_back()
+    }
+
+    /// Appends `older`, then `newer`, unless fewer than two slots are free;
+    /// gives both back then.
+    pub fn push_pair(&mut self, older: u32, newer: u32) -> Result<(), (u32, u32)> {
+        if self.capacity - self.ids.len() < 2 {
+            return Err((older, newer));
+        }
+        self.ids.push_back(older);
+        self.ids.push_back(newer);
+        Ok(())
+    }
+
+    /// The two newest, newest first, if there are two; else nothing moves.
+    pub fn pop_pair(&mut self) -> Option<(u32, u32)> {
+        if self.ids.len() < 2 {
+            return None;
+        }
+        Some((self.ids.pop_back()?, self.ids.pop_back()?))
     }
 
     pub fn pop_tail(&mut self) -> Option<u32> {
@@ -208,6 +244,9 @@ mod tests {
                     }
                     Op::PopHead => prop_assert_eq!(links.pop_head(), flat.pop_head()),
                     Op::PopTail => prop_assert_eq!(links.pop_tail(), flat.pop_tail()),
+                    // The model of the pair operations is the flat queue's
+                    // own; the links model sees them as single operations.
+                    Op::PushPair | Op::PopPair => {}
                 }
                 prop_assert_eq!(links.len(), flat.len());
                 prop_assert!(links.linked_slots() >= links.len());

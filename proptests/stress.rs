@@ -23,6 +23,10 @@ use victim_pool::{PoolChain, PoolDequeue, DEFAULT_FIRST_CAPACITY};
 enum ProducerOp {
     Push,
     PopHead,
+    /// Two values with one read-modify-write.
+    PushPair,
+    /// The two newest with one read-modify-write.
+    PopPair,
     Yield,
 }
 
@@ -37,6 +41,8 @@ fn producer_scripts() -> impl Strategy<Value = Vec<ProducerOp>> {
     let op = prop_oneof![
         5 => Just(ProducerOp::Push),
         2 => Just(ProducerOp::PopHead),
+        2 => Just(ProducerOp::PushPair),
+        1 => Just(ProducerOp::PopPair),
         1 => Just(ProducerOp::Yield),
     ];
     prop::collection::vec(op, 0..=400)
@@ -55,8 +61,12 @@ fn stealer_scripts() -> impl Strategy<Value = Vec<Vec<StealerOp>>> {
 fn run_scripts<P: Producer>(producer: P, script: Vec<ProducerOp>, stealers: Vec<Vec<StealerOp>>) {
     let pushes = script
         .iter()
-        .filter(|op| matches!(op, ProducerOp::Push))
-        .count();
+        .map(|op| match op {
+            ProducerOp::Push => 1,
+            ProducerOp::PushPair => 2,
+            _ => 0,
+        })
+        .sum();
     let ledger = DropLedger::leak(pushes);
     let gate = Arc::new(StartGate::new());
 
@@ -93,6 +103,22 @@ fn run_scripts<P: Producer>(producer: P, script: Vec<ProducerOp>, stealers: Vec<
                         next += 1;
                     }
                     ProducerOp::PopHead => popped.extend(producer.pop_head().map(|v| v.id())),
+                    ProducerOp::PushPair => {
+                        let pair = (ledger.value(next), ledger.value(next + 1));
+                        if let Err((older, newer)) = producer.push_pair(pair.0, pair.1) {
+                            refused.extend([older.id(), newer.id()]);
+                        }
+                        next += 2;
+                    }
+                    ProducerOp::PopPair => {
+                        let pair: Vec<u32> = producer.pop_pair().iter().map(|v| v.id()).collect();
+                        // Newest first, and only the two newest: adjacent in
+                        // push order, unless a refused push lies between.
+                        if let [newest, next] = pair[..] {
+                            assert!(newest > next, "a pair pop gave {newest} before {next}");
+                        }
+                        popped.extend(pair);
+                    }
                     ProducerOp::Yield => thread::yield_now(),
                 }
             }

@@ -253,6 +253,14 @@ pub trait Producer: Send + 'static {
     fn push_head(&self, value: Tracked<'static>) -> Result<(), Tracked<'static>>;
     /// `pop_head`.
     fn pop_head(&self) -> Option<Tracked<'static>>;
+    /// `push_head_pair`: both values back if refused.
+    fn push_pair(
+        &self,
+        older: Tracked<'static>,
+        newer: Tracked<'static>,
+    ) -> Result<(), (Tracked<'static>, Tracked<'static>)>;
+    /// `pop_head_pair`: the values it took, newest first.
+    fn pop_pair(&self) -> Vec<Tracked<'static>>;
     /// A new consumer handle.
     fn stealer(&self) -> Self::Stealer;
     /// `len`, exact when nothing runs concurrently.
@@ -272,6 +280,16 @@ impl Producer for PoolDequeue<Tracked<'static>> {
     }
     fn pop_head(&self) -> Option<Tracked<'static>> {
         PoolDequeue::pop_head(self)
+    }
+    fn push_pair(
+        &self,
+        older: Tracked<'static>,
+        newer: Tracked<'static>,
+    ) -> Result<(), (Tracked<'static>, Tracked<'static>)> {
+        PoolDequeue::push_head_pair(self, older, newer)
+    }
+    fn pop_pair(&self) -> Vec<Tracked<'static>> {
+        PoolDequeue::pop_head_pair(self).map_or_else(Vec::new, |(a, b)| vec![a, b])
     }
     fn stealer(&self) -> Self::Stealer {
         PoolDequeue::stealer(self)
@@ -295,6 +313,18 @@ impl Producer for PoolChain<Tracked<'static>> {
     }
     fn pop_head(&self) -> Option<Tracked<'static>> {
         PoolChain::pop_head(self)
+    }
+    fn push_pair(
+        &self,
+        older: Tracked<'static>,
+        newer: Tracked<'static>,
+    ) -> Result<(), (Tracked<'static>, Tracked<'static>)> {
+        PoolChain::push_head_pair(self, older, newer);
+        Ok(())
+    }
+    fn pop_pair(&self) -> Vec<Tracked<'static>> {
+        PoolChain::pop_head_pair(self)
+            .map_or_else(Vec::new, |(a, b)| std::iter::once(a).chain(b).collect())
     }
     fn stealer(&self) -> Self::Stealer {
         PoolChain::stealer(self)

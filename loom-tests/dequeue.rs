@@ -9,7 +9,7 @@
 
 use crate::support::{check, Ledger, Out, Value};
 use loom::thread;
-use victim_pool::PoolDequeue;
+use victim_pool::{DequeueStealer, PoolDequeue};
 
 /// Pops with the producer until the dequeue is empty.
 fn drain_head(dequeue: &PoolDequeue<Value>, out: &mut Out) {
@@ -90,6 +90,22 @@ fn pop_tail_and_pop_head_race_for_the_last_value_roles_swapped() {
     );
 }
 
+/// The stealer's part of the models below: two `pop_tail`s. On the main
+/// thread it yields before each: loom runs the main thread first and,
+/// without the yield, explores almost no schedule where the producer pushes
+/// between the pops. (With the producer on main the yield has the opposite
+/// effect: it hides the schedules.)
+fn pop_tail_twice(stealer: &DequeueStealer<Value>, on_main: bool) -> Out {
+    let mut out = Out::default();
+    for _ in 0..2 {
+        if on_main {
+            thread::yield_now();
+        }
+        out.take_some(stealer.pop_tail());
+    }
+    out
+}
+
 /// The stealer starts before anything is pushed, so it learns about each
 /// value only through the ring (slot-publish), never through `spawn`.
 fn values_pushed_concurrently(roles: Producer) {
@@ -110,20 +126,7 @@ fn values_pushed_concurrently(roles: Producer) {
             drain_head(&dequeue, &mut out);
             out
         },
-        move || {
-            let mut out = Out::default();
-            for _ in 0..2 {
-                if stealer_on_main {
-                    // Loom runs the main thread first and, without this
-                    // yield, explores almost no schedule where the producer
-                    // pushes between the pops. (With the producer on main the
-                    // yield has the opposite effect: it hides the schedules.)
-                    thread::yield_now();
-                }
-                out.take_some(stealer.pop_tail());
-            }
-            out
-        },
+        move || pop_tail_twice(&stealer, stealer_on_main),
     );
     out.assert_each_out_once(3);
     ledger.assert_each_dropped_once();
@@ -369,16 +372,7 @@ fn paired_moves_race_a_stealer(roles: Producer) {
             drain_head(&dequeue, &mut out);
             out
         },
-        move || {
-            let mut out = Out::default();
-            for _ in 0..2 {
-                if stealer_on_main {
-                    thread::yield_now();
-                }
-                out.take_some(stealer.pop_tail());
-            }
-            out
-        },
+        move || pop_tail_twice(&stealer, stealer_on_main),
     );
     out.assert_each_out_once(4);
     ledger.assert_each_dropped_once();

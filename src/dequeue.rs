@@ -230,25 +230,8 @@ impl<T> Ring<T> {
         newest: &mut MaybeUninit<T>,
         next: &mut MaybeUninit<T>,
     ) -> bool {
-        // Relaxed [own-head]: the CAS below decides.
-        let mut word = self.head_tail.load(Ordering::Relaxed);
-        let head = loop {
-            let (head, tail) = unpack(word);
-            if (head.wrapping_sub(tail) as usize) < 2 {
-                return false;
-            }
-            let head = head.wrapping_sub(2);
-            // Relaxed [own-slot]: as in pop_head: winning the RMW gives us
-            // both slots, which this producer wrote (I2).
-            match self.head_tail.compare_exchange_weak(
-                word,
-                pack(head, tail),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break head,
-                Err(current) => word = current,
-            }
+        let Some(head) = self.claim_newest(2) else {
+            return false;
         };
         let (older, newer) = (self.slot(head), self.slot(head.wrapping_add(1)));
         // SAFETY: the successful CAS gave both slots to us (I2), and the
@@ -274,27 +257,7 @@ impl<T> Ring<T> {
     /// As for [`Ring::push_head`]: the caller is the single producer.
     #[inline]
     pub(crate) unsafe fn pop_head(&self) -> Option<T> {
-        // Relaxed [own-head]: the CAS below decides; see its comment.
-        let mut word = self.head_tail.load(Ordering::Relaxed);
-        let head = loop {
-            let (head, tail) = unpack(word);
-            if head == tail {
-                return None;
-            }
-            let head = head.wrapping_sub(1);
-            // Relaxed [own-slot]: the slot claimed here was written by this
-            // producer; winning the RMW against consumers' CAS on the same
-            // word is all that ownership needs (I2). Failure reloads.
-            match self.head_tail.compare_exchange_weak(
-                word,
-                pack(head, tail),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break head,
-                Err(current) => word = current,
-            }
-        };
+        let head = self.claim_newest(1)?;
         let slot = self.slot(head);
         // SAFETY: the successful CAS gave this slot to us (I2) and the
         // producer itself wrote it (I4).
@@ -302,6 +265,34 @@ impl<T> Ring<T> {
         // Relaxed [own-flag]: only the producer reads the flag.
         slot.occupied.store(false, Ordering::Relaxed);
         Some(value)
+    }
+
+    /// Claims the `count` newest values for the producer, if the ring holds
+    /// that many, by moving `head` back past them with one CAS; returns the
+    /// index of the oldest slot claimed (the new `head`).
+    #[inline(always)]
+    fn claim_newest(&self, count: u32) -> Option<u32> {
+        // Relaxed [own-head]: the CAS below decides; see its comment.
+        let mut word = self.head_tail.load(Ordering::Relaxed);
+        loop {
+            let (head, tail) = unpack(word);
+            if head.wrapping_sub(tail) < count {
+                return None;
+            }
+            let head = head.wrapping_sub(count);
+            // Relaxed [own-slot]: the slots claimed here were written by
+            // this producer; winning the RMW against consumers' CAS on the
+            // same word is all that ownership needs (I2). Failure reloads.
+            match self.head_tail.compare_exchange_weak(
+                word,
+                pack(head, tail),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(head),
+                Err(current) => word = current,
+            }
+        }
     }
 
     /// Removes the oldest value; any thread may call it.

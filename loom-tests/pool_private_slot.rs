@@ -367,7 +367,8 @@ fn two_cleanups_drain_an_idle_live_owners_private_value() {
 /// onto the chain). Each value is taken, dropped by a cleanup or still
 /// pooled, once.
 ///
-/// At preemption bound 1: the bound of 2 ran for over 20 minutes.
+/// At preemption bound 1 (21 s) in CI; the heavy run's bound 2 explores
+/// 953,765 executions in about 190 s, and passes.
 #[test]
 fn paired_moves_race_two_cleanups_without_losing_or_doubling_a_value() {
     check_capped(

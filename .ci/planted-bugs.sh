@@ -97,13 +97,15 @@ S = "pool_private_slot::"
 DEKKER = [S + "a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together",
           S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup",
           S + "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put",
-          S + "paired_moves_race_two_cleanups_without_losing_or_doubling_a_value"]
+          S + "paired_moves_race_two_cleanups_without_losing_or_doubling_a_value",
+          S + "a_fill_racing_a_cleanup_that_unlists_the_slot_leaves_the_value_to_later_cleanups"]
 SETTLE = [S + "a_get_held_up_by_a_draining_cleanup_is_settled_by_the_next_put",
           S + "an_idle_owners_expired_value_goes_to_one_of_the_owner_and_a_draining_cleanup"]
 LOANED = [S + "a_value_detached_on_another_thread_leaves_the_slot_to_the_next_put",
           S + "a_value_lent_on_one_thread_can_be_given_back_on_another",
           S + "a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost"]
 LENT_SKIP = [S + "a_cleanup_never_drains_a_value_lent_in_place"]
+LISTING = [S + "a_fill_racing_a_cleanup_that_unlists_the_slot_leaves_the_value_to_later_cleanups"]
 RINGS = [P + "an_exited_threads_ring_is_freed_once_empty_while_a_thief_may_read_it"]
 SUMMARY = ["pool_summary::a_chain_value_is_never_hidden_from_every_thief",
            "pool_summary::a_value_pushed_while_a_thief_clears_the_bit_is_seen_by_its_second_look",
@@ -244,6 +246,24 @@ BUGS = [
     ("slot-dekker: a fill ignores the drain mark",
      [("pool/private_slot.rs", "        self.slot.drain.load(Ordering::Relaxed) == IDLE\n",
        "        self.slot.drain.load(Ordering::Relaxed) != usize::MAX\n")], SETTLE),
+    ("slot-listing: a fill does not look at the drain mark after its store",
+     [("pool/private_slot.rs", "        self.slot.drain.load(Ordering::Relaxed) != IDLE\n",
+       "        false\n")], LISTING),
+    ("slot-listing: the fill's side of the asymmetric fence removed",
+     [("pool/private_slot.rs", """        unsafe { self.slot.write_full(value, stamp) };
+        asymmetric_fence::light();""", """        unsafe { self.slot.write_full(value, stamp) };""")], LISTING),
+    ("slot-listing: an unlisting ends its mark IDLE",
+     [("pool/private_slot.rs", "it needs nothing from us.\n        self.drain.store(UNLISTED, Ordering::Relaxed);",
+       "it needs nothing from us.\n        self.drain.store(IDLE, Ordering::Relaxed);")], LISTING),
+    ("slot-listing: an unlisting does not look again after its clear",
+     [("pool/private_slot.rs", "        if self.state.load(Ordering::Relaxed) != EMPTY {\n            remark();",
+       "        if false {\n            remark();")], LISTING),
+    ("slot-listing: a drainer marks only from IDLE, not from UNLISTED",
+     [("pool/private_slot.rs", "(FULL, IDLE | UNLISTED) => Want::Drain,",
+       "(FULL, IDLE) => Want::Drain,")], LISTING),
+    ("slot-listing: the owner lists an unlisted slot without its bit",
+     [("pool/local.rs", "            bit().mark(PRIVATE_SLOTS);\n",
+       "            let _ = bit;\n")], LISTING),
     ("slot-drained: the drain's TOOK is a Relaxed store",
      [("pool/private_slot.rs", "self.drain.store(TOOK, Ordering::Release);",
        "self.drain.store(TOOK, Ordering::Relaxed);")], SETTLE),
@@ -259,8 +279,8 @@ BUGS = [
     ("settle: a claim whose value the drainer took is FULL again",
      [("pool/private_slot.rs", "            TOOK => {\n",
        "            TOOK if false => {\n"),
-      ("pool/private_slot.rs", "            IDLE => {\n",
-       "            IDLE | TOOK => {\n")], SETTLE),
+      ("pool/private_slot.rs", "            IDLE | UNLISTED => {\n",
+       "            IDLE | UNLISTED | TOOK => {\n")], SETTLE),
     ("slot-return: a guard gives its value back with a Relaxed store",
      [("pool/private_slot.rs", "slot.state.store(full_at(stamp), Ordering::Release);",
        "slot.state.store(full_at(stamp), Ordering::Relaxed);")], LOANED),
@@ -280,8 +300,8 @@ BUGS = [
      [("pool/mod.rs", "for local in free.filter_map(",
        "for local in free.chain(0..4).filter_map(")], RINGS + STEAL),
     ("lent slot: a drain takes a lent value as if it were full",
-     [("pool/private_slot.rs", "if self.state.load(Ordering::Relaxed) & STATE_MASK != FULL {",
-       "if self.state.load(Ordering::Relaxed) & STATE_MASK == EMPTY {"),
+     [("pool/private_slot.rs", "(FULL, IDLE | UNLISTED) => Want::Drain,",
+       "(FULL | LENT, IDLE | UNLISTED) => Want::Drain,"),
       ("pool/private_slot.rs", "let full = word & STATE_MASK == FULL;",
        "let full = word & STATE_MASK != EMPTY;")], LENT_SKIP),
     ("index hand-off: a get adopts live threads' private values",
@@ -354,11 +374,11 @@ BUGS = [
     ("summary remark: a second look that finds a value leaves the bit clear",
      [("pool/local.rs", "        bit.remark(half);\n", "")], SUMMARY),
     ("summary-mark: the owner's mark Relaxed",
-     [("pool/summary.rs", "self.word(half).fetch_or(self.mask, Ordering::Release)",
-       "self.word(half).fetch_or(self.mask, Ordering::Relaxed)")], SUMMARY),
+     [("pool/summary.rs", "self.word(set).fetch_or(self.mask, Ordering::Release)",
+       "self.word(set).fetch_or(self.mask, Ordering::Relaxed)")], SUMMARY),
     ("summary-mark: the thief's clear Relaxed",
-     [("pool/summary.rs", "self.word(half).fetch_and(!self.mask, Ordering::Acquire);",
-       "self.word(half).fetch_and(!self.mask, Ordering::Relaxed);")], SUMMARY),
+     [("pool/summary.rs", "self.word(set).fetch_and(!self.mask, Ordering::Acquire);",
+       "self.word(set).fetch_and(!self.mask, Ordering::Relaxed);")], SUMMARY),
     ("summary order: the owner marks before it pushes",
      [("pool/local.rs", """        let into_empty = unsafe { self.chains[half].push_head(value, growth) };
         if into_empty {
@@ -376,7 +396,7 @@ BUGS = [
      [("pool/summary.rs", ".fetch_and(!self.top_mask, Ordering::Acquire);",
        ".fetch_and(!self.top_mask, Ordering::Relaxed);")], SUMMARY),
     ("summary-group: the upper clear does not reread the group's word",
-     [("pool/summary.rs", "if self.word(half).load(Ordering::Relaxed) != 0 {",
+     [("pool/summary.rs", "if self.word(set).load(Ordering::Relaxed) != 0 {",
        "if false {")], SUMMARY),
     ("summary-publish: a scan loads a group's bucket Relaxed",
      [("pool/summary.rs", """        // Acquire [summary-publish]: as in `place`.

@@ -421,3 +421,53 @@ fn paired_moves_race_two_cleanups_without_losing_or_doubling_a_value() {
         },
     );
 }
+
+/// Listing (docs/design.md, "Listing private slots"): a cleanup visits only
+/// listed private slots, and unlists the empty ones. The owner put 0 and
+/// took it back, so its slot is empty and listed; then it puts 1 (a fill
+/// with no read-modify-write) while the first cleanup may unlist the slot.
+/// Either the cleanup's look after its fence sees the fill, or the fill's
+/// look at the drain mark after its store sees the cleanup and lists the
+/// slot again. With the owner alive and idle, the next two cleanups must
+/// then drop 1 (put at generation 0 or 1). Without the fill's look, with
+/// an unlisting that ends its mark IDLE, without the cleanup's second look
+/// after clearing the bit, or with a mark that an unlisting's UNLISTED
+/// blocks, 1 is left in a slot that no cleanup visits.
+#[test]
+fn a_fill_racing_a_cleanup_that_unlists_the_slot_leaves_the_value_to_later_cleanups() {
+    check(
+        "a_fill_racing_a_cleanup_that_unlists_the_slot_leaves_the_value_to_later_cleanups",
+        || {
+            let ledger = Ledger::new(2);
+            let pool = new_pool();
+            let (listed_tx, listed_rx) = loom::sync::mpsc::channel::<()>();
+            let (put_tx, put_rx) = loom::sync::mpsc::channel::<()>();
+            let (exit_tx, exit_rx) = loom::sync::mpsc::channel::<()>();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    let zero = pool.try_take().expect("0 is in the private slot");
+                    listed_tx.send(()).unwrap();
+                    pool.put(Value::new(&ledger, 1));
+                    put_tx.send(()).unwrap();
+                    exit_rx.recv().unwrap(); // alive and idle until told
+                    zero
+                })
+            };
+            listed_rx.recv().unwrap();
+            pool.cleanup(); // races the put of 1
+            put_rx.recv().unwrap();
+            pool.cleanup();
+            pool.cleanup();
+            if victim_pool::cleanups_drain_idle_threads() {
+                assert_eq!(ledger.dropped(), [1], "1 must be drained by now");
+                assert_eq!(pool.stats().retained, 0);
+            }
+            exit_tx.send(()).unwrap();
+            drop(owner.join().unwrap()); // 0, taken back before the race
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}

@@ -47,6 +47,22 @@ macro_rules! loops {
                 }
             }
 
+            /// `benches/pool.rs`'s loop: put the held value back, take,
+            /// write through `touch`, `n` times (the value stays in a
+            /// variable whose address escapes, as there).
+            #[inline(never)]
+            fn pairs<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
+                let mut held = pool.take();
+                touch(&mut held);
+                for _ in 0..n {
+                    pool.put(held);
+                    held = pool.take();
+                    touch(&mut held);
+                    black_box(&mut held);
+                }
+                pool.put(held);
+            }
+
             /// Get, write through `touch`, drop the guard: `n` times.
             #[inline(never)]
             fn get<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
@@ -81,7 +97,9 @@ macro_rules! loops {
                     1 => take_put(&pools.buf, n, |value| value[0] += 1),
                     2 => get(&pools.word, n, |value| **value += 1),
                     3 => get(&pools.buf, n, |value| value[0] += 1),
-                    _ => overflow(&pools.small, &mut pools.held, n / 100),
+                    4 => overflow(&pools.small, &mut pools.held, n / 100),
+                    5 => pairs(&pools.small, n, |value| value[0] += 1),
+                    _ => pairs(&pools.buf, n, |value| value[0] += 1),
                 }
                 start.elapsed().as_nanos() as f64 / n as f64 * if which == 4 { 100.0 } else { 1.0 }
             }
@@ -92,12 +110,14 @@ macro_rules! loops {
 loops!(then, victim_pool_then);
 loops!(now, victim_pool);
 
-const LOOPS: [&str; 5] = [
+const LOOPS: [&str; 7] = [
     "take + write + put, boxed 32 B (`pool/small/1t`)",
     "take + write + put, 4 KiB `Vec<u8>` (`pool/buf4k/1t`)",
     "get + write + guard drop, `Box<u64>` (`get-guard/box-u64/1t`)",
     "get + write + guard drop, 4 KiB `Vec<u8>` (`get-guard/buf4k/1t`)",
     "100 puts, then 100 takes, boxed 32 B (`overflow/small/1t`)",
+    "put + take + write, boxed 32 B, the benchmark's loop (`pool/small/1t`)",
+    "put + take + write, 4 KiB `Vec<u8>`, the benchmark's loop (`pool/buf4k/1t`)",
 ];
 
 fn median(mut samples: Vec<f64>) -> f64 {

@@ -3,7 +3,7 @@
 use super::paired_moves::{Direction, PairedMoves};
 use super::private_slot::{LentSlot, Look, PrivateSlot};
 use super::stats::{Event, OwnedCounters};
-use super::summary::Bit;
+use super::summary::{Bit, PRIVATE_SLOTS};
 use crate::chain::{Growth, RawChain};
 use crate::sync::epoch;
 use crate::unwind::for_each_despite_panics;
@@ -51,7 +51,7 @@ pub(crate) fn half(generation: usize) -> usize {
 /// forwarding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Room {
-    /// EMPTY and unmarked: [`Local::fill_private`] takes the value.
+    /// EMPTY, listed and unmarked: [`Local::fill_private`] takes the value.
     Private,
     /// The slot holds a primary value, or is lent: the value goes onto
     /// the primary chain.
@@ -113,6 +113,10 @@ pub(crate) enum Loan<T> {
 /// - L5: `moves` is the owner's alone (`paired_moves` M1): planned before
 ///   each put's push and each take's pop on the primary chain, recorded
 ///   after each that moved a value.
+/// - L6: the private slot's bit in the summary's set `PRIVATE_SLOTS`
+///   follows `private_slot`'s P7: the owner marks it before listing an
+///   unlisted slot, and after a fill that reports a racing unlisting; a
+///   cleanup clears it after draining or unlisting the slot.
 pub(crate) struct Local<T> {
     private: PrivateSlot<T>,
     chains: [RawChain<T>; 2],
@@ -166,18 +170,45 @@ impl<T> Local<T> {
         }
     }
 
-    /// [`private_room`](Self::private_room) after settling the slot; a
-    /// slot that a drain still holds up counts as occupied by a primary
-    /// value.
+    /// Whether the private slot is EMPTY and listed: `put`'s fast path,
+    /// one load and one compare; [`fill_private`](Self::fill_private) may
+    /// follow. Anything else goes through `private_room`, out of line.
     ///
     /// # Safety
     ///
     /// The caller is the slot's accessor (L1).
+    #[inline(always)]
+    pub(crate) unsafe fn private_is_listed_empty(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }.is_listed_empty()
+    }
+
+    /// [`private_room`](Self::private_room) after settling the slot, and
+    /// listing an empty slot that a cleanup unlisted (marking `bit` first,
+    /// L6); a slot that a drain still holds up counts as occupied by a
+    /// primary value.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1), and `bit` gives this
+    /// local's bits.
     #[cold]
     #[inline(never)]
-    pub(crate) unsafe fn private_room_settled(&self, generation: usize) -> Room {
+    pub(crate) unsafe fn private_room_settled(
+        &self,
+        generation: usize,
+        bit: impl FnOnce() -> Bit,
+    ) -> Room {
         // SAFETY: forwarded from the caller.
-        unsafe { self.private.enter() }.settle();
+        let access = unsafe { self.private.enter() };
+        access.settle();
+        if access.look_as_is() == Look::Empty && access.is_unlisted() {
+            bit().mark(PRIVATE_SLOTS);
+            // A drainer that marks the slot meanwhile makes it occupied
+            // for this put (below); the bit stays set, which costs a
+            // cleanup one look.
+            let _listed = access.list();
+        }
         // SAFETY: forwarded from the caller.
         match unsafe { self.private_room(generation) } {
             Room::Unsettled => Room::Primary,
@@ -186,6 +217,9 @@ impl<T> Local<T> {
     }
 
     /// Stores a put's value into the private slot, stamped `generation`.
+    /// Returns whether the caller must call
+    /// [`relist_private`](Self::relist_private): a cleanup's unlisting may
+    /// have raced the fill (L6).
     ///
     /// # Safety
     ///
@@ -193,10 +227,25 @@ impl<T> Local<T> {
     /// [`private_room`](Self::private_room) (or its settled form) just said
     /// [`Room::Private`].
     #[inline(always)]
-    pub(crate) unsafe fn fill_private(&self, value: T, generation: usize) {
+    #[must_use = "a fill that a cleanup's unlisting raced must relist the slot"]
+    pub(crate) unsafe fn fill_private(&self, value: T, generation: usize) -> bool {
         // SAFETY: forwarded from the caller, who found the slot EMPTY and
-        // unmarked.
-        unsafe { self.private.enter().fill_unmarked(value, generation) }
+        // listed.
+        unsafe { self.private.enter().fill_listed(value, generation) }
+    }
+
+    /// Lists the private slot again after a fill that a cleanup's
+    /// unlisting may have raced (L6).
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1), and `bit` is this local's.
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn relist_private(&self, bit: &Bit) {
+        bit.mark(PRIVATE_SLOTS);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }.acknowledge_unlisting();
     }
 
     /// [`take_private`](Self::take_private) for the take paths past the
@@ -375,6 +424,18 @@ impl<T> Local<T> {
     pub(crate) unsafe fn take_private_aged(&self, generation: usize, wanted: Age) -> Option<T> {
         // SAFETY: forwarded from the caller.
         unsafe { self.private.enter() }.take_if(|stamp| Age::of(stamp, generation) == wanted)
+    }
+
+    /// Unlists an empty private slot of an index no thread holds (L6).
+    ///
+    /// # Safety
+    ///
+    /// The caller is the one cleanup and acts as the slot's accessor: it
+    /// holds the thread registry's lock and no thread holds the local's
+    /// index (L1); `bit` is this local's.
+    pub(crate) unsafe fn unlist_private_as_owner(&self, bit: &Bit) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.unlist_as_accessor(|| bit.clear(PRIVATE_SLOTS)) }
     }
 
     /// Takes the private value unless it is expired (which stays in place),

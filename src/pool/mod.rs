@@ -31,7 +31,7 @@ use crate::sync::{
 use crate::unwind::DropEach;
 use local::{half, Age, Loan, Local, Overflow, Room, Taken};
 use options::{check_first_capacity, Rules};
-use private_slot::LentSlot;
+use private_slot::{LentSlot, Want};
 use registry::{Ages, Garbage};
 use state::{Cleanups, State};
 use stats::Event;
@@ -40,6 +40,7 @@ use std::marker::PhantomPinned;
 use std::mem::MaybeUninit;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
+use summary::PRIVATE_SLOTS;
 
 /// A set of interchangeable values that threads take and give back, so that
 /// hot paths reuse values instead of allocating them (Go: `sync.Pool`).
@@ -249,7 +250,7 @@ impl<T, F> Pool<T, F> {
         // SAFETY: the caller owns the local, so it is the slot's accessor.
         if unsafe { local.private_room(generation) } == Room::Private {
             // SAFETY: as above; the slot has room.
-            unsafe { local.fill_private(value, generation) };
+            unsafe { self.fill_private(local, value, generation) };
         } else {
             self.refill_held_up(local, value, generation);
         }
@@ -264,16 +265,16 @@ impl<T, F> Pool<T, F> {
     #[cold]
     #[inline(never)]
     fn refill_held_up(&self, local: &Local<T>, value: T, generation: usize) {
-        // SAFETY: the caller owns the local, so it is the slot's accessor.
-        if unsafe { local.private_room_settled(generation) } == Room::Private {
-            // SAFETY: as above; the slot has room.
-            return unsafe { local.fill_private(value, generation) };
-        }
         // Read again here, as in `take_from_elsewhere`, so that the fast
         // paths need not keep the index live.
         let place = thread_index::current().expect("the owner of a local holds its index");
-        let growth = Growth::new(self.first_capacity, None);
         let bit = || self.state.locals.bit(place.index);
+        // SAFETY: the caller owns the local, so it is the slot's accessor.
+        if unsafe { local.private_room_settled(generation, bit) } == Room::Private {
+            // SAFETY: as above; the slot has room.
+            return unsafe { self.fill_private(local, value, generation) };
+        }
+        let growth = Growth::new(self.first_capacity, None);
         // SAFETY: as above: this thread is the chains' producer (L2).
         let into_empty = unsafe { local.push(half(generation), value, growth, bit) };
         self.note_rings(into_empty);
@@ -448,31 +449,31 @@ impl<T, F> Pool<T, F> {
     #[inline(always)]
     fn put_into(&self, index: usize, local: &Local<T>, value: T, generation: usize) {
         // SAFETY: the caller holds `index`, so it owns the local.
-        match unsafe { local.private_room(generation) } {
+        if unsafe { local.private_is_listed_empty() } {
             // SAFETY: as above; the slot has room.
-            Room::Private => unsafe { local.fill_private(value, generation) },
-            room => self.put_behind_private(index, local, value, room, generation),
+            unsafe { self.fill_private(local, value, generation) };
+        } else {
+            self.put_behind_private(index, local, value, generation);
         }
         // Counted after the value moved: counting before it made the
         // compiler copy the value once more on the stack.
         self.count(Some(local), Event::Put, 1);
     }
 
-    /// `put` when the private slot is taken: onto the chain, or dropped.
-    /// Out of line, so the private-slot put stays small; the chain push is
-    /// inlined in here (one call per overflow put, not two).
+    /// `put` when the private slot is not an empty listed one: into the
+    /// slot all the same once settled or listed, else onto the chain, or
+    /// dropped. Out of line, so the private-slot put stays small (one load
+    /// and one compare before the fill); the chain push is inlined in here
+    /// (one call per overflow put, not two).
+    #[cold]
     #[inline(never)]
-    fn put_behind_private(
-        &self,
-        index: usize,
-        local: &Local<T>,
-        value: T,
-        room: Room,
-        generation: usize,
-    ) {
-        let room = match room {
-            // SAFETY: the caller owns `local`, so it is the slot's accessor.
-            Room::Unsettled => unsafe { local.private_room_settled(generation) },
+    fn put_behind_private(&self, index: usize, local: &Local<T>, value: T, generation: usize) {
+        // SAFETY: the caller owns `local`, so it is the slot's accessor.
+        let room = match unsafe { local.private_room(generation) } {
+            // SAFETY: as above.
+            Room::Unsettled => unsafe {
+                local.private_room_settled(generation, || self.state.locals.bit(index))
+            },
             room => room,
         };
         // The bound is opt-in: measuring the chain pins the epoch.
@@ -480,7 +481,7 @@ impl<T, F> Pool<T, F> {
         let (value, half, moved, planned) = match room {
             Room::Private => {
                 // SAFETY: as above; the slot has room.
-                return unsafe { local.fill_private(value, generation) };
+                return unsafe { self.fill_private(local, value, generation) };
             }
             Room::Primary | Room::Unsettled => {
                 // SAFETY: as above; this thread also owns the chains and
@@ -563,6 +564,33 @@ impl<T, F> Pool<T, F> {
         Ok(())
     }
 
+    /// Fills the private slot of the caller's own `local` with a put's
+    /// value, and lists the slot again if a cleanup's unlisting raced the
+    /// fill (L6 of `Local`).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `local`, and its `private_room` (or the settled
+    /// form) just said [`Room::Private`].
+    #[inline(always)]
+    unsafe fn fill_private(&self, local: &Local<T>, value: T, generation: usize) {
+        // SAFETY: forwarded from the caller.
+        if unsafe { local.fill_private(value, generation) } {
+            self.relist_private(local);
+        }
+    }
+
+    /// The rare end of `fill_private`: out of line, with the index read
+    /// again so that the fast paths need not keep it live.
+    #[cold]
+    #[inline(never)]
+    fn relist_private(&self, local: &Local<T>) {
+        let place = thread_index::current().expect("the owner of a local holds its index");
+        // SAFETY: this thread holds the local's index, so it is the slot's
+        // accessor; the bit is the local's.
+        unsafe { local.relist_private(&self.state.locals.bit(place.index)) };
+    }
+
     /// After a push: one into an empty ring may have allocated it.
     #[inline]
     fn note_rings(&self, into_empty: bool) {
@@ -592,11 +620,7 @@ impl<T, F> Pool<T, F> {
         // Relaxed [generation]: as in `try_take`.
         let generation = self.state.generation.load(Ordering::Relaxed);
         // SAFETY: this thread holds index `place.index`, so it owns the local.
-        match unsafe { local.private_room(generation) } {
-            // SAFETY: as above; the slot has room.
-            Room::Private => unsafe { local.fill_private(value, generation) },
-            room => self.put_behind_private(place.index, local, value, room, generation),
-        }
+        self.put_behind_private(place.index, local, value, generation);
     }
 
     /// Applies the keep rule, then the reset rule; `None` if discarded.
@@ -731,39 +755,54 @@ impl<T, F> Pool<T, F> {
 
     /// Moves every private value that expires at `next` into `dropped`:
     /// those of idle live threads too, where the asymmetric fence has its
-    /// heavy side; elsewhere only those of exited threads.
+    /// heavy side; elsewhere only those of exited threads. Visits only the
+    /// listed slots (the summary's set `PRIVATE_SLOTS`), and unlists those
+    /// it finds empty, so a cleanup's work follows the slots that were
+    /// used since the last one, not every local ever allocated.
     fn drain_expired_private(&self, next: usize, dropped: &mut Vec<T>) {
         let expired = |stamp| Age::of(stamp, next) == Age::Expired;
-        // The same locals are marked, then drained or unmarked: only those
-        // whose slot looks full, as the owner of a marked slot backs off.
-        let marked: Vec<&Local<T>> = self
+        // The same slots are marked, then drained, unlisted or unmarked:
+        // only those that look full or listed-empty, as the owner of a
+        // marked slot backs off (and its fill relists it).
+        let marked: Vec<(usize, &Local<T>, Want)> = self
             .state
             .locals
-            .iter()
-            .map(|(_, local)| local)
-            .filter(|local| local.private().want_if_full())
+            .candidates(PRIVATE_SLOTS, 0)
+            .filter_map(|(index, local)| Some((index, local, local.private().want()?)))
             .collect();
-        let drained = marked.is_empty() || asymmetric_fence::heavy();
-        for local in &marked {
-            if drained {
-                // SAFETY: we are the one drainer (the cleanup lock is held),
-                // marked this slot, and the heavy fence ran since.
-                dropped.extend(unsafe { local.private().drain_if(expired) });
-            } else {
+        let fenced = marked.is_empty() || asymmetric_fence::heavy();
+        for &(index, local, want) in &marked {
+            if !fenced {
                 local.private().unwant();
+                continue;
+            }
+            let bit = self.state.locals.bit(index);
+            let clear = || bit.clear(PRIVATE_SLOTS);
+            // SAFETY: we are the one drainer (the cleanup lock is held),
+            // marked this slot, and the heavy fence ran since.
+            unsafe {
+                match want {
+                    Want::Drain => dropped.extend(local.private().drain_if(expired, clear)),
+                    Want::Unlist => {
+                        local
+                            .private()
+                            .unlist_if_empty(clear, || bit.remark(PRIVATE_SLOTS));
+                    }
+                }
             }
         }
-        if drained {
+        if fenced {
             return;
         }
         thread_index::with_unowned_indices(|unowned| {
-            for (index, local) in self.state.locals.iter() {
+            for (index, local) in self.state.locals.candidates(PRIVATE_SLOTS, 0) {
                 if unowned(index) {
                     // SAFETY: no thread holds `index` and none can acquire it
                     // while we hold the registry lock, so we act for it as
                     // the slot's accessor (thread_index R3).
-                    if let Some(value) = unsafe { local.take_private_aged(next, Age::Expired) } {
-                        dropped.push(value);
+                    unsafe {
+                        dropped.extend(local.take_private_aged(next, Age::Expired));
+                        local.unlist_private_as_owner(&self.state.locals.bit(index));
                     }
                 }
             }

@@ -35,6 +35,13 @@
 //! fails), or the accessor sees the mark (and stays out of the value).
 //! The claim is the state store the accessor makes anyway, so a lend and
 //! its give-back are one store each.
+//!
+//! A cleanup visits only *listed* slots (the summary's set of private
+//! slots), and `drain` says whether the slot is listed: IDLE is listed,
+//! UNLISTED is not. The accessor lists its slot before filling it, and a
+//! fill of a listed slot costs it no read-modify-write: a cleanup that
+//! unlists an empty slot marks `drain` first, and the fill looks at `drain`
+//! again after its FULL store, the same Dekker pair as a claim (P7).
 
 use crate::sync::{asymmetric_fence, AtomicUsize, Ordering, UnsafeCell};
 use std::mem::MaybeUninit;
@@ -56,6 +63,9 @@ const STATE_MASK: usize = (1 << STATE_BITS) - 1;
 const IDLE: usize = 0;
 const ACTIVE: usize = 1;
 const TOOK: usize = 2;
+/// No drainer is about and the slot is not listed (P7): a new slot, one
+/// whose drained value the accessor acknowledged, or one a drainer unlisted.
+const UNLISTED: usize = 3;
 
 /// The state word of a FULL slot whose value was put at `stamp`. A stamp
 /// keeps the generation's low 62 bits, which equal the generation until a
@@ -100,20 +110,46 @@ fn stamp_of(word: usize) -> usize {
 ///   slot after seeing `drain` IDLE. While the slot is LENT, only the
 ///   [`LentSlot`] touches `value` and moves `state` on.
 /// - P3: `drain` is written by the drainer (drainers run one at a time,
-///   under the pool's cleanup lock): IDLE to ACTIVE by a compare-and-swap,
-///   then ACTIVE to IDLE or TOOK; and by the accessor, TOOK to IDLE only.
-///   Accessors follow one another through the thread-index hand-off.
+///   under the pool's cleanup lock): IDLE or UNLISTED to ACTIVE by a
+///   compare-and-swap, then ACTIVE to IDLE, TOOK or UNLISTED; and by the
+///   accessor, TOOK to UNLISTED (a store: the drainer unlisted the slot)
+///   and UNLISTED to IDLE (a compare-and-swap, as a drainer may mark it
+///   meanwhile). Accessors follow one another through the thread-index
+///   hand-off.
 /// - P4 (Dekker): a claim that saw `drain` IDLE after its fence and a
 ///   drainer's compare-and-swap never both succeed on the same value: each
 ///   side stored before its fence and reads the other's word after it.
 /// - P5: TOOK means the drainer took the value that the accessor last
 ///   filled, restored or got back from a loan: the accessor fills only
 ///   after acknowledging TOOK, a loan began with a claim that saw IDLE, and
-///   a drainer marks a slot only from IDLE (P3).
+///   a drainer marks a slot only from IDLE or UNLISTED (P3), never TOOK.
+/// - P7 (listing): while the slot holds a value (FULL, LENT or CLAIMED) or
+///   `drain` is IDLE, its bit in the summary's set of private slots is
+///   set, or the accessor is between a fill and the mark that follows it,
+///   or a drainer between its clear and its second look. The accessor
+///   marks the bit before it turns UNLISTED into IDLE (listing the slot),
+///   and after a fill whose look at `drain` (after its FULL store and the
+///   light fence) is not IDLE. A drainer unlists an empty slot only after
+///   its mark and the heavy fence: if `state` is then EMPTY it clears the
+///   bit, looks at `state` again, and either sets the bit back (a fill got
+///   in) and ends its mark IDLE, or ends it UNLISTED; it never writes
+///   `state`. So either its look sees the fill's FULL, or the fill's look
+///   sees ACTIVE or UNLISTED and marks (P4's argument). A drainer that
+///   takes a value clears the bit before its TOOK, which the accessor
+///   acknowledges as UNLISTED.
 pub(crate) struct PrivateSlot<T> {
     state: AtomicUsize,
     drain: AtomicUsize,
     value: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// What a drainer marked a slot for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// It looked FULL: take the value if it is expired.
+    Drain,
+    /// It looked EMPTY and listed: unlist it (P7).
+    Unlist,
 }
 
 /// What an accessor sees in the slot.
@@ -152,7 +188,7 @@ impl<T> PrivateSlot<T> {
     pub(crate) fn empty() -> Self {
         PrivateSlot {
             state: AtomicUsize::new(EMPTY),
-            drain: AtomicUsize::new(IDLE),
+            drain: AtomicUsize::new(UNLISTED),
             value: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
@@ -178,43 +214,56 @@ impl<T> PrivateSlot<T> {
         self.state.load(Ordering::Relaxed) == LENT
     }
 
-    /// Marks the slot for a drainer, unless it looks EMPTY, LENT or CLAIMED
-    /// or the accessor has not acknowledged an earlier take (then returns
-    /// false and the drainer leaves it alone: a value put meanwhile, or
-    /// given back, is fresh, not expired). The drainer then runs
-    /// [`asymmetric_fence::heavy`] once for all the slots it marked, and
-    /// calls [`drain_if`](Self::drain_if) on each if that returned true,
-    /// [`unwant`](Self::unwant) otherwise.
+    /// Marks the slot for a drainer if it looks FULL ([`Want::Drain`]) or
+    /// EMPTY and listed ([`Want::Unlist`]), unless the accessor has not
+    /// acknowledged an earlier take; otherwise returns `None` and the
+    /// drainer leaves it alone (a LENT or CLAIMED slot keeps its listing,
+    /// P7). The drainer then runs [`asymmetric_fence::heavy`] once for all
+    /// the slots it marked, and calls [`drain_if`](Self::drain_if) or
+    /// [`unlist_if_empty`](Self::unlist_if_empty) on each if that returned
+    /// true, [`unwant`](Self::unwant) otherwise.
     ///
     /// While a slot is marked, its accessor's claims fail, so marking only
-    /// the slots that may hold a value keeps other threads' gets
-    /// undisturbed.
-    pub(crate) fn want_if_full(&self) -> bool {
-        // Relaxed [slot-hint]: a stale EMPTY, LENT or CLAIMED only leaves
-        // an expired value for the next cleanup; the take itself is the
-        // compare-and-swap in `drain_if`, after the fence.
-        if self.state.load(Ordering::Relaxed) & STATE_MASK != FULL {
-            return false;
-        }
+    /// the listed slots that may hold a value, or be unlisted, keeps other
+    /// threads' gets undisturbed.
+    pub(crate) fn want(&self) -> Option<Want> {
+        // Relaxed [slot-hint]: a stale look only leaves an expired value,
+        // or a listing, for the next cleanup; the take is a
+        // compare-and-swap after the fence, and the unlisting looks again.
+        let word = self.state.load(Ordering::Relaxed) & STATE_MASK;
+        // Relaxed [slot-hint]: the compare-and-swap below decides.
+        let drain = self.drain.load(Ordering::Relaxed);
+        let want = match (word, drain) {
+            (FULL, IDLE | UNLISTED) => Want::Drain,
+            (EMPTY, IDLE) => Want::Unlist,
+            _ => return None,
+        };
         // Relaxed [slot-dekker]: ordered before the state's load in
-        // `drain_if` by the heavy fence (P4). A compare-and-swap, not a
-        // load and a store: it reads the latest value, so the mark never
-        // overwrites a TOOK the accessor has not acknowledged, nor lands
-        // before an acknowledgement in the word's order (P3). The
-        // acknowledgement itself carries nothing we read.
+        // `drain_if` and `unlist_if_empty` by the heavy fence (P4, P7). A
+        // compare-and-swap, not a load and a store: it reads the latest
+        // value, so the mark never overwrites a TOOK the accessor has not
+        // acknowledged, nor lands before an acknowledgement in the word's
+        // order (P3). The acknowledgements carry nothing we read.
         self.drain
-            .compare_exchange(IDLE, ACTIVE, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(drain, ACTIVE, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
+            .then_some(want)
     }
 
     /// Takes the value if the slot is FULL and `expired` holds for its
-    /// stamp, and ends the drainer's mark.
+    /// stamp, and ends the drainer's mark. After a take the slot is not
+    /// listed: `unlist` clears its bit before the accessor can see TOOK,
+    /// which it acknowledges as UNLISTED (P7).
     ///
     /// # Safety
     ///
-    /// The caller is the one drainer (P3); [`want_if_full`](Self::want_if_full)
-    /// returned true, then [`asymmetric_fence::heavy`] did.
-    pub(crate) unsafe fn drain_if(&self, expired: impl FnOnce(usize) -> bool) -> Option<T> {
+    /// The caller is the one drainer (P3); [`want`](Self::want) returned
+    /// `Some`, then [`asymmetric_fence::heavy`] returned true.
+    pub(crate) unsafe fn drain_if(
+        &self,
+        expired: impl FnOnce(usize) -> bool,
+        unlist: impl FnOnce(),
+    ) -> Option<T> {
         // Relaxed [slot-hint]: the compare-and-swap below decides.
         let word = self.state.load(Ordering::Relaxed);
         let full = word & STATE_MASK == FULL;
@@ -238,10 +287,69 @@ impl<T> PrivateSlot<T> {
         // SAFETY: P1 and P2: the swap from FULL made the value ours, and
         // the accessor does not fill while we are ACTIVE.
         let value = self.value.with_mut(|v| unsafe { (*v).assume_init_read() });
-        // Release [slot-drained]: our read of the value happens-before the
-        // accessor's next fill, which acknowledges TOOK with an Acquire.
+        unlist();
+        // Release [slot-drained]: our read of the value (and the clear of
+        // the slot's bit) happens-before the accessor's next fill, which
+        // acknowledges TOOK with an Acquire before it lists the slot again.
         self.drain.store(TOOK, Ordering::Release);
         Some(value)
+    }
+
+    /// Unlists the slot if it is still EMPTY: calls `clear` (the bit),
+    /// looks once more, and either calls `remark` and ends the mark IDLE
+    /// (a fill got in: the slot stays listed) or ends it UNLISTED, so that
+    /// a fill that raced the look sees ACTIVE or UNLISTED and marks the bit
+    /// itself (P7). Never writes `state`. Returns whether it unlisted.
+    ///
+    /// # Safety
+    ///
+    /// As for [`drain_if`](Self::drain_if).
+    pub(crate) unsafe fn unlist_if_empty(
+        &self,
+        clear: impl FnOnce(),
+        remark: impl FnOnce(),
+    ) -> bool {
+        // Relaxed [slot-listing]: ordered after our mark by the heavy fence
+        // (P7): if it misses a fill's FULL store, that fill's look at
+        // `drain` after its light fence reads our ACTIVE or a later value.
+        // Nothing is read through the slot.
+        if self.state.load(Ordering::Relaxed) != EMPTY {
+            self.unwant();
+            return false;
+        }
+        clear();
+        // Relaxed [slot-listing]: a fill whose mark our clear read (the
+        // clear's Acquire, the mark's Release) happens-before this look, so
+        // it sees that fill's FULL or a later state.
+        if self.state.load(Ordering::Relaxed) != EMPTY {
+            remark();
+            self.unwant();
+            return false;
+        }
+        // Relaxed [slot-listing]: a fill that reads UNLISTED marks the bit
+        // whatever it saw before; it needs nothing from us.
+        self.drain.store(UNLISTED, Ordering::Relaxed);
+        true
+    }
+
+    /// Unlists the slot if it is EMPTY and listed, calling `clear` (the
+    /// bit), for a thread that acts as its accessor while no accessor can
+    /// run.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the one drainer (P3) and the slot's accessor: it holds
+    /// the thread registry's lock, and no thread holds the local's index.
+    pub(crate) unsafe fn unlist_as_accessor(&self, clear: impl FnOnce()) {
+        // Relaxed [slot-state]: the accessor's own words; the next accessor
+        // reads them after the thread-index hand-off. A loan's holder may
+        // write `state` meanwhile, but not while it is EMPTY.
+        if self.state.load(Ordering::Relaxed) == EMPTY && self.drain.load(Ordering::Relaxed) == IDLE
+        {
+            // Relaxed [slot-state]: as above.
+            self.drain.store(UNLISTED, Ordering::Relaxed);
+            clear();
+        }
     }
 
     /// Ends a drainer's mark without a take.
@@ -260,8 +368,9 @@ impl<T> PrivateSlot<T> {
         let took = self.drain.load(Ordering::Relaxed) == TOOK;
         // Relaxed [exclusive]: as above.
         self.state.store(EMPTY, Ordering::Relaxed);
-        // Relaxed [exclusive]: as above.
-        self.drain.store(IDLE, Ordering::Relaxed);
+        // Relaxed [exclusive]: as above. Not listed: whoever uses the slot
+        // next lists it first.
+        self.drain.store(UNLISTED, Ordering::Relaxed);
         let held = match word & STATE_MASK {
             EMPTY => false,
             CLAIMED => !took,
@@ -342,17 +451,32 @@ impl<T> PrivateSlot<T> {
                 self.state.store(EMPTY, Ordering::Relaxed);
                 // Relaxed [slot-unmark]: the acknowledgement lets the next
                 // drainer mark the slot; it publishes nothing (a drainer
-                // takes only a value whose FULL store was a Release).
-                self.drain.store(IDLE, Ordering::Relaxed);
+                // takes only a value whose FULL store was a Release). Not
+                // listed: the drainer cleared the bit before its TOOK (P7).
+                self.drain.store(UNLISTED, Ordering::Relaxed);
                 true
             }
-            IDLE => {
-                if word & STATE_MASK == CLAIMED {
-                    // Release [slot-restore]: the value's writes (ours, or a
-                    // give-back we acquired) happen-before a drainer's swap
-                    // of this word.
-                    self.state.store(full_at(stamp_of(word)), Ordering::Release);
+            IDLE | UNLISTED => {
+                if word & STATE_MASK != CLAIMED {
+                    // An empty slot not listed is listed by the next fill.
+                    return true;
                 }
+                // Relaxed [slot-unmark]: a claimed value is listed whatever
+                // the mark says (P7: the fill that raced an unlisting
+                // marked the bit); ending UNLISTED publishes nothing. A
+                // compare-and-swap, as a drainer may mark it meanwhile (P3).
+                if drain == UNLISTED
+                    && self
+                        .drain
+                        .compare_exchange(UNLISTED, IDLE, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_err()
+                {
+                    return false;
+                }
+                // Release [slot-restore]: the value's writes (ours, or a
+                // give-back we acquired) happen-before a drainer's swap of
+                // this word.
+                self.state.store(full_at(stamp_of(word)), Ordering::Release);
                 true
             }
             _ => false,
@@ -387,19 +511,20 @@ impl<T> PrivateSlot<T> {
         // SAFETY: P1 and P2: the successful claim keeps drainers out and the
         // value initialized; read once, as the state becomes EMPTY.
         let value = self.value.with_mut(|v| unsafe { (*v).assume_init_read() });
-        // Relaxed [slot-state]: no drainer acts on EMPTY; our own fill reads
-        // it in program order, the next accessor after the hand-off.
+        // Relaxed [slot-state]: no drainer acts on EMPTY but to look at it
+        // after its fence (P7); our own fill reads it in program order, the
+        // next accessor after the hand-off.
         self.state.store(EMPTY, Ordering::Relaxed);
         value
     }
 
-    /// Writes `value` into the slot, which the accessor holds (EMPTY and
-    /// unmarked, or claimed), and makes it FULL at `stamp`.
+    /// Writes `value` into the slot, which the accessor holds
+    /// (EMPTY_LISTED, or claimed), and makes it FULL at `stamp`.
     ///
     /// # Safety
     ///
-    /// The caller is the accessor, and the slot holds no value: EMPTY with
-    /// `drain` seen IDLE, or claimed and taken out.
+    /// The caller is the accessor, and the slot holds no value: EMPTY_LISTED
+    /// (P2), or claimed and taken out.
     #[inline(always)]
     unsafe fn write_full(&self, value: T, stamp: usize) {
         // SAFETY: P2 per the caller; no value is overwritten (P1).
@@ -440,6 +565,14 @@ impl<'a, T> Access<'a, T> {
         Look::of(self.slot.state_word())
     }
 
+    /// Whether the slot is EMPTY and listed, with no drainer about:
+    /// `put`'s fast path, which [`fill_listed`](Self::fill_listed) may
+    /// follow.
+    #[inline(always)]
+    pub(crate) fn is_listed_empty(&self) -> bool {
+        self.slot.state_word() == EMPTY && self.may_fill()
+    }
+
     /// The stamp of the slot's value if it is FULL, after settling a
     /// CLAIMED slot as [`look`](Self::look) does.
     #[inline]
@@ -460,7 +593,8 @@ impl<'a, T> Access<'a, T> {
         // (then `settle` acquires its TOOK before acting on it).
         let claimed = self.slot.state.load(Ordering::Relaxed) & STATE_MASK == CLAIMED;
         // Relaxed [slot-hint]: `settle` loads it again with Acquire.
-        (claimed || self.slot.drain.load(Ordering::Relaxed) != IDLE) && self.slot.settle()
+        let drain = self.slot.drain.load(Ordering::Relaxed);
+        (claimed || (drain != IDLE && drain != UNLISTED)) && self.slot.settle()
     }
 
     /// Stores a value put at `stamp` into the EMPTY slot, unless the slot
@@ -468,18 +602,20 @@ impl<'a, T> Access<'a, T> {
     /// the value comes back, the slot stays EMPTY, and
     /// [`settle`](Self::settle) may make a fill possible again).
     /// (The pool decides first and fills after: see `local::Room`.)
+    /// A slot of these unit tests has no summary: listing it marks no bit.
     #[cfg(test)]
     pub(crate) fn fill(&self, value: T, stamp: usize) -> Result<(), T> {
-        if !self.may_fill() {
+        if self.look_as_is() != Look::Empty || !(self.may_fill() || self.list()) {
             return Err(value);
         }
-        // SAFETY: `may_fill` just said so.
-        unsafe { self.fill_unmarked(value, stamp) };
+        // SAFETY: EMPTY and listed, as just checked or made.
+        let _relist = unsafe { self.fill_listed(value, stamp) };
         Ok(())
     }
 
     /// Whether the slot, which [`look`](Self::look) found EMPTY, may be
-    /// filled: no drainer has marked it, and no TOOK is unacknowledged.
+    /// filled: it is listed, no drainer has marked it, and no TOOK is
+    /// unacknowledged (`drain` is IDLE).
     #[inline(always)]
     pub(crate) fn may_fill(&self) -> bool {
         // Relaxed [slot-dekker]: a drainer that swapped the slot to EMPTY
@@ -489,14 +625,40 @@ impl<'a, T> Access<'a, T> {
         self.slot.drain.load(Ordering::Relaxed) == IDLE
     }
 
-    /// [`fill`](Self::fill) once [`may_fill`](Self::may_fill) said so.
+    /// Whether the slot is not listed and no drainer is about (P7).
+    pub(crate) fn is_unlisted(&self) -> bool {
+        // Relaxed [slot-hint]: `list` decides, by a compare-and-swap.
+        self.slot.drain.load(Ordering::Relaxed) == UNLISTED
+    }
+
+    /// Lists the slot, which [`look`](Self::look) found EMPTY and `drain`
+    /// UNLISTED (settled): the caller has just set the slot's bit (P7).
+    /// Returns false if a drainer marked the slot meanwhile.
+    pub(crate) fn list(&self) -> bool {
+        debug_assert!(
+            self.look_as_is() == Look::Empty,
+            "only an empty slot is listed"
+        );
+        // Relaxed [slot-unmark]: a drainer that reads IDLE unlists only
+        // after its mark and fence, which the next fill's look sees (P7).
+        // A compare-and-swap, as a drainer may mark the slot meanwhile.
+        self.slot
+            .drain
+            .compare_exchange(UNLISTED, IDLE, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Fills the slot, EMPTY and listed, with `value`, put at `stamp`.
+    /// Returns whether a drainer's unlisting may have raced the fill: then
+    /// the caller marks the slot's bit and calls
+    /// [`acknowledge_unlisting`](Self::acknowledge_unlisting) (P7).
     ///
     /// # Safety
     ///
     /// The last look of this access found the slot EMPTY, and `may_fill`
-    /// returned true after it.
+    /// (or `list`) returned true after it.
     #[inline(always)]
-    pub(crate) unsafe fn fill_unmarked(&self, value: T, stamp: usize) {
+    pub(crate) unsafe fn fill_listed(&self, value: T, stamp: usize) -> bool {
         debug_assert!(
             self.look_as_is() == Look::Empty,
             "the private slot holds no value to fill over"
@@ -504,6 +666,23 @@ impl<'a, T> Access<'a, T> {
         // SAFETY: we are the accessor and the slot is EMPTY with no drainer
         // reading it (per the caller).
         unsafe { self.slot.write_full(value, stamp) };
+        asymmetric_fence::light();
+        // Relaxed [slot-listing]: ordered after the FULL store by the light
+        // fence (P7): a drainer whose unlisting missed that store marked
+        // `drain` before its heavy fence, so we read ACTIVE or later.
+        self.slot.drain.load(Ordering::Relaxed) != IDLE
+    }
+
+    /// After a fill that returned true, once the caller has set the slot's
+    /// bit: ends a finished unlisting's mark (a drainer still ACTIVE ends
+    /// its own).
+    #[cold]
+    pub(crate) fn acknowledge_unlisting(&self) {
+        // Relaxed [slot-unmark]: as in `settle`.
+        let _ =
+            self.slot
+                .drain
+                .compare_exchange(UNLISTED, IDLE, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// Removes the value of the slot, which [`look`](Self::look) found
@@ -734,21 +913,25 @@ mod tests {
         // SAFETY: this thread is the only accessor and the only drainer.
         unsafe {
             let access = slot.enter();
-            assert!(!slot.want_if_full(), "an empty slot is left alone");
+            assert_eq!(slot.want(), None, "an unlisted empty slot is left alone");
             access.fill(1u8, 0).unwrap();
-            assert!(slot.want_if_full());
+            assert_eq!(slot.want(), Some(Want::Drain));
             assert_eq!(access.take(0), None, "marked: a claim fails");
             assert_eq!(access.look(), Look::Claimed, "until the drainer ends");
-            assert!(!slot.want_if_full(), "a claimed slot is not marked");
+            assert_eq!(slot.want(), None, "a claimed slot is not marked");
             assert!(asymmetric_fence::heavy() || cfg!(not(target_os = "linux")));
-            assert_eq!(slot.drain_if(|_| true), None, "the claim keeps it");
+            assert_eq!(slot.drain_if(|_| true, || {}), None, "the claim keeps it");
             assert_eq!(access.look(), Look::Full(0), "settled: FULL again");
-            assert!(slot.want_if_full());
-            assert_eq!(slot.drain_if(|stamp| stamp == 1), None, "not expired");
-            assert!(slot.want_if_full());
-            assert_eq!(slot.drain_if(|stamp| stamp == 0), Some(1));
-            assert!(!slot.want_if_full(), "nothing left to take");
-            assert_eq!(access.look(), Look::Empty);
+            assert_eq!(slot.want(), Some(Want::Drain));
+            assert_eq!(
+                slot.drain_if(|stamp| stamp == 1, || {}),
+                None,
+                "not expired"
+            );
+            assert_eq!(slot.want(), Some(Want::Drain));
+            assert_eq!(slot.drain_if(|stamp| stamp == 0, || {}), Some(1));
+            assert_eq!(slot.want(), None, "nothing left to take, nor to unlist");
+            assert_eq!(access.look(), Look::Empty, "unlisted");
             assert_eq!(access.fill(3, 5), Err(3), "TOOK not yet acknowledged");
             assert!(access.settle(), "acknowledges TOOK");
             assert!(!access.settle(), "nothing left to settle");
@@ -775,10 +958,10 @@ mod tests {
         unsafe {
             let access = slot.enter();
             access.fill(Rc::new(4), 0).unwrap();
-            assert!(slot.want_if_full());
+            assert_eq!(slot.want(), Some(Want::Drain));
             // The drainer's swap comes first in the word's order; the
             // accessor's claim, on a stale FULL, then overwrites EMPTY.
-            let taken = slot.drain_if(|_| true).expect("FULL and expired");
+            let taken = slot.drain_if(|_| true, || {}).expect("FULL and expired");
             slot.claim(LENT, 0);
             assert_eq!(access.look(), Look::Empty, "TOOK: the value is gone");
             assert_eq!(Rc::strong_count(&taken), 1);
@@ -797,8 +980,12 @@ mod tests {
             // SAFETY: as above.
             let taken = unsafe {
                 slot.enter().fill(Rc::clone(&value), 0).unwrap();
-                assert!(slot.want_if_full());
-                let taken = if took { slot.drain_if(|_| true) } else { None };
+                assert_eq!(slot.want(), Some(Want::Drain));
+                let taken = if took {
+                    slot.drain_if(|_| true, || {})
+                } else {
+                    None
+                };
                 // A claim left unsettled: the drainer is still ACTIVE, or
                 // its TOOK not yet seen.
                 slot.state.store(claimed_at(0), Ordering::Relaxed);
@@ -819,6 +1006,64 @@ mod tests {
         // SAFETY: the only accessor.
         let access = unsafe { slot.enter() };
         access.fill(1, 0).unwrap();
-        let _ = access.fill(2, 0);
+        // SAFETY: not met, which the debug assertion catches.
+        let _ = unsafe { access.fill_listed(2, 0) };
+    }
+
+    /// P7: a drainer unlists an empty listed slot, and a fill that raced
+    /// the unlisting (its FULL store after the drainer's look) reads the
+    /// mark and reports it; a drainer whose second look finds the fill
+    /// sets the bit back. A value or a loan keeps the slot listed.
+    #[test]
+    fn a_drainer_unlists_an_empty_slot_and_a_racing_fill_learns_of_it() {
+        let clears = std::cell::Cell::new(0);
+        let remarks = std::cell::Cell::new(0);
+        let clear = || clears.set(clears.get() + 1);
+        let remark = || remarks.set(remarks.get() + 1);
+        let slot = PrivateSlot::empty();
+        // SAFETY: this thread is the only accessor and the only drainer;
+        // the fences' order is played out by hand.
+        unsafe {
+            let access = slot.enter();
+            assert!(access.is_unlisted(), "a new slot is not listed");
+            access.fill(1u8, 0).unwrap();
+            let lent = access.lend_if_put_at(0).expect("FULL at 0");
+            assert_eq!(slot.want(), None, "a lent slot stays listed");
+            assert_eq!(lent.take_back(), 1);
+            assert_eq!(slot.want(), Some(Want::Unlist), "empty and listed");
+            assert!(slot.unlist_if_empty(clear, remark));
+            assert_eq!((clears.get(), remarks.get()), (1, 0));
+            assert!(access.is_unlisted());
+            assert_eq!(slot.want(), None, "unlisted: not visited again");
+            assert!(!access.may_fill(), "the next fill lists first");
+            assert!(access.list());
+            assert!(!access.fill_listed(2, 1), "no drainer about");
+            assert_eq!(access.take(1), Some(2));
+            // A fill that looked before the unlisting and stores after it.
+            assert_eq!(slot.want(), Some(Want::Unlist));
+            assert!(slot.unlist_if_empty(clear, remark));
+            assert!(access.fill_listed(3, 1), "it reads UNLISTED: must relist");
+            access.acknowledge_unlisting();
+            assert!(access.may_fill() || access.look() != Look::Empty);
+            assert_eq!(access.take(1), Some(3), "claims work again");
+            // A fill between the drainer's two looks: the bit goes back.
+            assert_eq!(slot.want(), Some(Want::Unlist));
+            let fill_meanwhile = || {
+                clear();
+                slot.state.store(full_at(1), Ordering::Relaxed);
+            };
+            assert!(!slot.unlist_if_empty(fill_meanwhile, remark));
+            assert_eq!(remarks.get(), 1, "the look after the clear saw FULL");
+            assert_eq!(slot.drain.load(Ordering::Relaxed), IDLE, "still listed");
+            slot.state.store(EMPTY, Ordering::Relaxed); // as if taken
+                                                        // A fill after the drainer's mark, before its look: it reads
+                                                        // ACTIVE and relists; the drainer sees FULL and leaves it.
+            assert_eq!(slot.want(), Some(Want::Unlist));
+            assert!(access.fill_listed(4, 1), "it reads ACTIVE: must relist");
+            assert!(!slot.unlist_if_empty(clear, remark));
+            assert_eq!(slot.drain.load(Ordering::Relaxed), IDLE);
+            assert_eq!(access.take(1), Some(4));
+        }
+        assert_eq!((clears.get(), remarks.get()), (3, 1));
     }
 }

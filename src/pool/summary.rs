@@ -1,17 +1,19 @@
-//! Which locals' chains may hold values: one bit per (thread index, chain),
-//! so that a miss, a steal and a cleanup visit only candidates instead of
-//! every local ever allocated.
+//! Which locals may hold values: one bit per (thread index, chain) and one
+//! per (thread index, private slot), so that a miss, a steal and a cleanup
+//! visit only candidates instead of every local ever allocated.
 //!
 //! ```text
 //!   lower level, group g: 64 thread indices (64g .. 64g + 63)
 //!   upper level, group u: 64 lower groups (64u .. 64u + 63)
-//!   each group: one word per chain half
+//!   each group: one word per set (chain half 0, chain half 1, private slots)
 //!
 //!   bucket:    0       1          2
 //!   groups:  [ 0 ]   [ 1  2 ]   [ 3 .. 6 ]   ...   bucket b holds 2^b
 //!
-//!   lower halves[h] bit i set: chain h of local 64g + i may hold a value
-//!   upper halves[h] bit k set: lower group 64u + k's word h may be non-zero
+//!   lower sets[h] bit i set: chain h of local 64g + i may hold a value
+//!   lower sets[PRIVATE_SLOTS] bit i set: local 64g + i's private slot is
+//!     listed (docs/design.md, "Listing private slots")
+//!   upper sets[s] bit k set: lower group 64u + k's word s may be non-zero
 //! ```
 //!
 //! The protocol (the argument is in docs/design.md, "The summary of
@@ -48,6 +50,12 @@ const BUCKETS: usize = usize::BITS as usize;
 /// small; a scan of 512 indices crosses four buckets, one pointer each.
 const FIRST_GROUPS: usize = 1;
 
+/// The set of private slots, after the two chain halves: bit `i` is set
+/// while local `i`'s private slot is listed, so a cleanup visits only
+/// listed slots (the protocol is `private_slot`'s P7).
+pub(crate) const PRIVATE_SLOTS: usize = 2;
+const SETS: usize = 3;
+
 /// The bucket that holds group `group`, and the group's offset in it.
 fn locate(group: usize) -> (usize, usize) {
     let position = group / FIRST_GROUPS + 1;
@@ -65,16 +73,20 @@ fn bucket_len(bucket: usize) -> usize {
     FIRST_GROUPS << bucket
 }
 
-/// 64 bits per chain half: of 64 thread indices in the lower level, of 64
-/// groups in the upper level.
+/// 64 bits per set (the two chain halves, then the private slots): of 64
+/// thread indices in the lower level, of 64 groups in the upper level.
 struct Group {
-    halves: [AtomicUsize; 2],
+    sets: [AtomicUsize; SETS],
 }
 
 impl Group {
     fn new() -> Self {
         Group {
-            halves: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            sets: [
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+            ],
         }
     }
 }
@@ -150,10 +162,10 @@ impl Level {
         self.buckets[bucket].load(Ordering::Acquire)
     }
 
-    /// The positions below `limit` whose bit of `half` is set, starting at
+    /// The positions below `limit` whose bit of `set` is set, starting at
     /// `start` and wrapping around. Each word is loaded when the scan
     /// reaches it.
-    fn scan(&self, half: usize, start: usize, limit: usize) -> Scan<'_> {
+    fn scan(&self, set: usize, start: usize, limit: usize) -> Scan<'_> {
         let groups = limit.div_ceil(BITS);
         let (first, below_start) = if start < groups * BITS {
             (start / BITS, (1 << (start % BITS)) - 1)
@@ -162,7 +174,7 @@ impl Level {
         };
         Scan {
             level: self,
-            half,
+            set,
             limit,
             groups,
             first,
@@ -208,10 +220,10 @@ impl Default for Window {
 }
 
 impl Window {
-    /// Half `half` of group `group` of `level`, or 0 if the group is not
+    /// Set `set` of group `group` of `level`, or 0 if the group is not
     /// visible yet.
     #[inline]
-    fn word(&mut self, level: &Level, group: usize, half: usize) -> usize {
+    fn word(&mut self, level: &Level, group: usize, set: usize) -> usize {
         if !self.range.contains(&group) {
             let (bucket, _) = locate(group);
             self.range = first_group(bucket)..first_group(bucket) + bucket_len(bucket);
@@ -227,7 +239,7 @@ impl Window {
         // follows and the `clear` acquire what the owner pushed. A stale
         // word only skips a chain whose push is racing this scan, or visits
         // one that is empty.
-        group.halves[half].load(Ordering::Relaxed)
+        group.sets[set].load(Ordering::Relaxed)
     }
 }
 
@@ -236,7 +248,7 @@ impl Window {
 /// below `start`.
 struct Scan<'a> {
     level: &'a Level,
-    half: usize,
+    set: usize,
     /// Positions from here on are not scanned (the last word may hold some).
     limit: usize,
     groups: usize,
@@ -276,15 +288,15 @@ impl Iterator for Scan<'_> {
             self.step += 1;
             if mask != 0 {
                 self.group = group;
-                self.bits = self.window.word(self.level, group, self.half) & mask;
+                self.bits = self.window.word(self.level, group, self.set) & mask;
             }
         }
     }
 }
 
 /// The summary of one pool: a lower level with a bit per (thread index,
-/// chain half), and an upper level with a bit per (group of 64 indices,
-/// half) meaning "this group's word may be non-zero", so that a scan reads
+/// set), and an upper level with a bit per (group of 64 indices, set)
+/// meaning "this group's word may be non-zero", so that a scan reads
 /// one upper word per 4096 thread indices plus the lower words it names.
 ///
 /// # Invariants
@@ -304,6 +316,11 @@ impl Iterator for Scan<'_> {
 /// - S4: while chain `h` of local `i` holds a value, bit `i` of half `h` is
 ///   set and so is its group's bit, or some thread is between a `fetch_or`
 ///   and the one that follows it, or between a clear and its second look.
+/// - S5: the set `PRIVATE_SLOTS` follows the same rules, with "the private
+///   slot is listed" in place of "the chain holds a value": the owner sets
+///   bit `i` before it lists its slot, or after a fill that a cleanup's
+///   unlisting may have raced, and a cleanup clears it after unlisting the
+///   slot, then looks at the slot once more (`private_slot` P7).
 pub(crate) struct Summary {
     chains: Level,
     groups: Level,
@@ -338,10 +355,11 @@ impl Summary {
         }
     }
 
-    /// The thread indices below `limit` whose chain `half` may hold values,
+    /// The thread indices below `limit` whose bit of `set` is set (chain
+    /// `set` may hold values, or the private slot is listed),
     /// starting at `start` and wrapping around (Go's order, restricted to
     /// candidates): the upper level names the groups to read.
-    pub(crate) fn candidates(&self, half: usize, start: usize, limit: usize) -> Candidates<'_> {
+    pub(crate) fn candidates(&self, set: usize, start: usize, limit: usize) -> Candidates<'_> {
         let groups = limit.div_ceil(BITS);
         let (first, below_start) = if start < groups * BITS {
             (start / BITS, (1 << (start % BITS)) - 1)
@@ -350,8 +368,8 @@ impl Summary {
         };
         Candidates {
             chains: &self.chains,
-            half,
-            named: self.groups.scan(half, first, groups),
+            set,
+            named: self.groups.scan(set, first, groups),
             first,
             below_start,
             tail: true,
@@ -374,7 +392,7 @@ impl fmt::Debug for Summary {
 /// below the start.
 pub(crate) struct Candidates<'a> {
     chains: &'a Level,
-    half: usize,
+    set: usize,
     named: Scan<'a>,
     first: usize,
     below_start: usize,
@@ -407,7 +425,7 @@ impl Iterator for Candidates<'_> {
                 None => return None,
             };
             self.group = group;
-            self.bits = self.window.word(self.chains, group, self.half) & mask;
+            self.bits = self.window.word(self.chains, group, self.set) & mask;
         }
     }
 }
@@ -431,50 +449,52 @@ unsafe impl Send for Bit {}
 unsafe impl Sync for Bit {}
 
 impl Bit {
-    fn word(&self, half: usize) -> &AtomicUsize {
+    fn word(&self, set: usize) -> &AtomicUsize {
         // SAFETY: see the type's comment: the group outlives `self`.
-        unsafe { &(*self.group).halves[half] }
+        unsafe { &(*self.group).sets[set] }
     }
 
-    fn top_word(&self, half: usize) -> &AtomicUsize {
+    fn top_word(&self, set: usize) -> &AtomicUsize {
         // SAFETY: as in `word`.
-        unsafe { &(*self.top).halves[half] }
+        unsafe { &(*self.top).sets[set] }
     }
 
-    /// The owner's side: chain `half` may have gone from empty to
-    /// non-empty. Called after the push, never before it.
+    /// The owner's side: chain `set` may have gone from empty to
+    /// non-empty (called after the push, never before it), or its private
+    /// slot is listed.
     #[inline]
-    pub(crate) fn mark(&self, half: usize) {
+    pub(crate) fn mark(&self, set: usize) {
         // Release [summary-mark]: the push just made happens-before the
         // thief whose `clear` reads this write (or a later one in its
         // release sequence, which holds only read-modify-writes, S2), so
         // that thief's second look sees the value.
-        if self.word(half).fetch_or(self.mask, Ordering::Release) == 0 {
-            self.mark_group(half);
+        if self.word(set).fetch_or(self.mask, Ordering::Release) == 0 {
+            self.mark_group(set);
         }
     }
 
     /// This thread's `fetch_or` took the group's word from zero to
     /// non-zero: the upper level must name the group (S3).
     #[cold]
-    fn mark_group(&self, half: usize) {
+    fn mark_group(&self, set: usize) {
         // Release [summary-group]: the `fetch_or` just made on the group's
         // word happens-before the thread whose group clear reads this
         // write (or a later read-modify-write), so its reread of the
         // group's word sees it non-zero.
-        self.top_word(half)
+        self.top_word(set)
             .fetch_or(self.top_mask, Ordering::Release);
     }
 
-    /// A thief's side: chain `half` was found empty. The caller must look
+    /// A thief's side: chain `set` was found empty (or a cleanup's: it
+    /// unlisted the private slot). The caller must look
     /// at the chain once more afterwards, and `remark` if it finds a value.
     #[inline]
-    pub(crate) fn clear(&self, half: usize) {
+    pub(crate) fn clear(&self, set: usize) {
         // Acquire [summary-mark]: pairs with `mark`; every push whose mark
         // precedes this clear is visible to the second look that follows.
-        let before = self.word(half).fetch_and(!self.mask, Ordering::Acquire);
+        let before = self.word(set).fetch_and(!self.mask, Ordering::Acquire);
         if before == self.mask {
-            self.clear_group(half);
+            self.clear_group(set);
         }
     }
 
@@ -482,31 +502,31 @@ impl Bit {
     /// group's upper bit, read the word again, and set the bit back if the
     /// word is non-zero by then (S3).
     #[cold]
-    fn clear_group(&self, half: usize) {
+    fn clear_group(&self, set: usize) {
         // Acquire [summary-group]: pairs with `mark_group`; every
         // zero-to-non-zero `fetch_or` on the word whose upper mark precedes
         // this clear is visible to the reread below.
-        self.top_word(half)
+        self.top_word(set)
             .fetch_and(!self.top_mask, Ordering::Acquire);
         // Relaxed [summary-group-reread]: what it must see was acquired by
         // the clear above; the chains' contents are not read through it.
-        if self.word(half).load(Ordering::Relaxed) != 0 {
-            self.mark_group(half);
+        if self.word(set).load(Ordering::Relaxed) != 0 {
+            self.mark_group(set);
         }
     }
 
     /// A thief's second look found a value after its `clear`: the chain may
     /// hold more, so the bit goes back.
     #[inline]
-    pub(crate) fn remark(&self, half: usize) {
+    pub(crate) fn remark(&self, set: usize) {
         // Relaxed [summary-remark]: publishes nothing of its own (the
         // values were pushed by the owner); as a read-modify-write it stays
         // in the release sequence of the marks before it, so a later
         // `clear` that reads it still acquires their pushes. The upper
         // mark that may follow is Release (summary-group): it must carry
         // this write.
-        if self.word(half).fetch_or(self.mask, Ordering::Relaxed) == 0 {
-            self.mark_group(half);
+        if self.word(set).fetch_or(self.mask, Ordering::Relaxed) == 0 {
+            self.mark_group(set);
         }
     }
 }
@@ -524,8 +544,8 @@ impl fmt::Debug for Bit {
 mod tests {
     use super::*;
 
-    fn scan(summary: &Summary, half: usize, start: usize, limit: usize) -> Vec<usize> {
-        summary.candidates(half, start, limit).collect()
+    fn scan(summary: &Summary, set: usize, start: usize, limit: usize) -> Vec<usize> {
+        summary.candidates(set, start, limit).collect()
     }
 
     #[test]

@@ -176,6 +176,73 @@ fn two_idle_cleanups_drop_every_value_the_callers_private_one_included() {
     }
 }
 
+/// The private slots a cleanup would visit (the summary's listing).
+fn listed_slots<T, F>(pool: &Pool<T, F>) -> usize {
+    pool.state.locals.candidates(PRIVATE_SLOTS, 0).count()
+}
+
+/// Listing (docs/design.md, "Listing private slots"): a cleanup unlists the
+/// empty slots of idle threads, so later cleanups do not visit them; a put
+/// lists its slot again, and the value it leaves is drained by two
+/// cleanups. Without the process-wide barrier only exited threads' slots
+/// are unlisted.
+#[test]
+fn cleanups_unlist_idle_empty_slots_and_a_put_lists_its_slot_again() {
+    const THREADS: usize = 8;
+    let drops = StdArc::new(Drops::default());
+    let pool: StdArc<Pool<Tracked>> = StdArc::new(Pool::new(no_create));
+    let barrier = StdArc::new(std::sync::Barrier::new(THREADS + 1));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|id| {
+            let (pool, drops, barrier) = (pool.clone(), drops.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                pool.put(tracked(&drops, id));
+                let value = pool.try_take().expect("its own private value");
+                barrier.wait(); // 1: empty and listed
+                barrier.wait(); // 2: a cleanup ran
+                pool.put(value);
+                barrier.wait(); // 3: full and listed again
+                barrier.wait(); // 4: two cleanups ran
+            })
+        })
+        .collect();
+    barrier.wait();
+    assert_eq!(listed_slots(&pool), THREADS, "a put lists the slot");
+    pool.cleanup();
+    let unlisted = if cleanups_drain_live_threads() {
+        THREADS
+    } else {
+        0
+    };
+    assert_eq!(
+        listed_slots(&pool),
+        THREADS - unlisted,
+        "empty slots unlisted"
+    );
+    barrier.wait();
+    barrier.wait();
+    assert_eq!(
+        listed_slots(&pool),
+        THREADS,
+        "each put listed its slot again"
+    );
+    pool.cleanup();
+    pool.cleanup();
+    if cleanups_drain_live_threads() {
+        assert_eq!(drops.count(), THREADS, "the idle threads' values drained");
+        assert_eq!(listed_slots(&pool), 0, "drained slots are unlisted");
+    }
+    barrier.wait();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    pool.cleanup();
+    pool.cleanup();
+    assert_eq!(drops.count(), THREADS);
+    assert_eq!(listed_slots(&pool), 0, "exited threads' slots unlisted too");
+    assert_eq!(pool.stats().retained, 0);
+}
+
 #[test]
 fn stress_put_then_take_on_ten_threads_conserves_every_value() {
     let iterations = if cfg!(debug_assertions) {

@@ -106,6 +106,10 @@ LOANED = [S + "a_value_detached_on_another_thread_leaves_the_slot_to_the_next_pu
           S + "a_value_lent_when_its_owner_exits_is_given_back_to_the_slot_not_lost"]
 LENT_SKIP = [S + "a_cleanup_never_drains_a_value_lent_in_place"]
 LISTING = [S + "a_fill_racing_a_cleanup_that_unlists_the_slot_leaves_the_value_to_later_cleanups"]
+# A fill into an empty slot is followed by its listing fence, which under
+# loom also orders the value before later cleanups' fences: only the
+# overflow put's fill (claim fence first, then the write) shows slot-fill.
+FILL = [S + "a_put_that_displaces_an_aged_value_publishes_its_own_to_a_draining_cleanup"]
 RINGS = [P + "an_exited_threads_ring_is_freed_once_empty_while_a_thief_may_read_it"]
 SUMMARY = ["pool_summary::a_chain_value_is_never_hidden_from_every_thief",
            "pool_summary::a_value_pushed_while_a_thief_clears_the_bit_is_seen_by_its_second_look",
@@ -275,7 +279,7 @@ BUGS = [
        ".compare_exchange(word, EMPTY, Ordering::Relaxed, Ordering::Relaxed)")], SETTLE + DEKKER),
     ("slot-fill: a fill makes the slot FULL with a Relaxed store",
      [("pool/private_slot.rs", "self.state.store(full_at(stamp), Ordering::Release);",
-       "self.state.store(full_at(stamp), Ordering::Relaxed);")], SETTLE + DEKKER),
+       "self.state.store(full_at(stamp), Ordering::Relaxed);")], FILL + SETTLE + DEKKER),
     ("settle: a claim whose value the drainer took is FULL again",
      [("pool/private_slot.rs", "            TOOK => {\n",
        "            TOOK if false => {\n"),

@@ -135,6 +135,7 @@ miri_plain=(
     pool::private_slot::tests::a_claim_that_met_a_drainer_learns_what_the_drainer_took
     pool::private_slot::tests::a_slot_dropped_while_claimed_drops_its_value_unless_a_drainer_took_it
     pool::private_slot::tests::filling_a_full_slot_panics
+    pool::private_slot::tests::a_drainer_unlists_an_empty_slot_and_a_racing_fill_learns_of_it
     pool::locals::tests::iteration_visits_each_allocated_local_once_in_index_order
     pool::thread_index::tests::the_smallest_free_index_is_handed_out_first
     pool::thread_index::tests::a_live_threads_index_is_owned_and_an_exited_ones_is_not

@@ -471,3 +471,42 @@ fn a_fill_racing_a_cleanup_that_unlists_the_slot_leaves_the_value_to_later_clean
         },
     );
 }
+
+/// slot-fill without a fill's own fence: an overflow put finds the private
+/// value aged, claims it (the claim's fence comes before the new value is
+/// written), moves it to the victim chain and writes its own value in its
+/// place with the Release store of FULL. Two cleanups race that put; the
+/// second may take the new value, and its read must see the put's writes.
+/// (A put into an empty slot looks at the drain mark after its store, with
+/// a fence that under loom also orders the value before every later
+/// cleanup's fence, so it cannot show a Relaxed FULL store; this path
+/// can.)
+#[test]
+fn a_put_that_displaces_an_aged_value_publishes_its_own_to_a_draining_cleanup() {
+    check(
+        "a_put_that_displaces_an_aged_value_publishes_its_own_to_a_draining_cleanup",
+        || {
+            let ledger = Ledger::new(2);
+            let pool = new_pool();
+            let (put_tx, put_rx) = loom::sync::mpsc::channel::<()>();
+            let (aged_tx, aged_rx) = loom::sync::mpsc::channel::<()>();
+            let owner = {
+                let (pool, ledger) = (pool.clone(), ledger.clone());
+                thread::spawn(move || {
+                    pool.put(Value::new(&ledger, 0));
+                    put_tx.send(()).unwrap();
+                    aged_rx.recv().unwrap();
+                    pool.put(Value::new(&ledger, 1)); // displaces 0
+                })
+            };
+            put_rx.recv().unwrap();
+            pool.cleanup(); // 0 is now a victim
+            aged_tx.send(()).unwrap();
+            pool.cleanup();
+            pool.cleanup();
+            owner.join().unwrap();
+            drop(pool);
+            ledger.assert_each_dropped_once();
+        },
+    );
+}

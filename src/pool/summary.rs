@@ -464,10 +464,11 @@ impl Bit {
     /// slot is listed.
     #[inline]
     pub(crate) fn mark(&self, set: usize) {
-        // Release [summary-mark]: the push just made happens-before the
-        // thief whose `clear` reads this write (or a later one in its
-        // release sequence, which holds only read-modify-writes, S2), so
-        // that thief's second look sees the value.
+        // Release [summary-mark]: the push just made (or, for a private
+        // slot, the fill) happens-before the thief (the cleanup) whose
+        // `clear` reads this write or a later one in its release sequence,
+        // which holds only read-modify-writes (S2, S5), so its second look
+        // sees the value.
         if self.word(set).fetch_or(self.mask, Ordering::Release) == 0 {
             self.mark_group(set);
         }
@@ -490,8 +491,9 @@ impl Bit {
     /// at the chain once more afterwards, and `remark` if it finds a value.
     #[inline]
     pub(crate) fn clear(&self, set: usize) {
-        // Acquire [summary-mark]: pairs with `mark`; every push whose mark
-        // precedes this clear is visible to the second look that follows.
+        // Acquire [summary-mark]: pairs with `mark`; every push (or fill)
+        // whose mark precedes this clear is visible to the second look
+        // that follows.
         let before = self.word(set).fetch_and(!self.mask, Ordering::Acquire);
         if before == self.mask {
             self.clear_group(set);

@@ -24,16 +24,20 @@ macro_rules! loops {
                 buf: Pool<Vec<u8>>,
                 word: Pool<Box<u64>>,
                 held: Vec<Small>,
+                held_buf: Vec<Vec<u8>>,
             }
 
             pub fn pools() -> Pools {
                 let small: Pool<Small> = Pool::new((|| Box::new([0; 4])) as fn() -> Small);
                 let held = (0..100).map(|_| small.take()).collect();
+                let buf = Pool::new((|| vec![0u8; 4096]) as fn() -> Vec<u8>);
+                let held_buf = (0..100).map(|_| buf.take()).collect();
                 Pools {
                     small,
-                    buf: Pool::new((|| vec![0u8; 4096]) as fn() -> Vec<u8>),
+                    buf,
                     word: Pool::new((|| Box::new(0)) as fn() -> Box<u64>),
                     held,
+                    held_buf,
                 }
             }
 
@@ -74,18 +78,39 @@ macro_rules! loops {
             }
 
             #[inline(never)]
-            fn overflow(pool: &Pool<Small>, held: &mut Vec<Small>, rounds: u64) {
+            fn overflow<T>(
+                pool: &Pool<T>,
+                held: &mut Vec<T>,
+                rounds: u64,
+                touch: impl Fn(&mut T),
+            ) {
                 for _ in 0..rounds {
                     for value in held.drain(..) {
                         pool.put(value);
                     }
                     for _ in 0..100 {
                         let mut value = pool.take();
-                        value[1] += 1;
+                        touch(&mut value);
                         held.push(value);
                     }
                     black_box(&mut *held);
                 }
+            }
+
+            /// `overflow` on this thread and on a second one at once, on
+            /// the same pool (each with its own held values).
+            fn overflow_2t(pool: &Pool<Small>, rounds: u64) {
+                std::thread::scope(|s| {
+                    for _ in 0..2 {
+                        s.spawn(|| {
+                            let mut held: Vec<Small> = (0..100).map(|_| pool.take()).collect();
+                            overflow(pool, &mut held, rounds, |value| value[1] += 1);
+                            for value in held {
+                                pool.put(value);
+                            }
+                        });
+                    }
+                });
             }
 
             /// Nanoseconds per iteration of loop `which` (per 100 + 100 for
@@ -97,11 +122,14 @@ macro_rules! loops {
                     1 => take_put(&pools.buf, n, |value| value[0] += 1),
                     2 => get(&pools.word, n, |value| **value += 1),
                     3 => get(&pools.buf, n, |value| value[0] += 1),
-                    4 => overflow(&pools.small, &mut pools.held, n / 100),
+                    4 => overflow(&pools.small, &mut pools.held, n / 100, |value| value[1] += 1),
                     5 => pairs(&pools.small, n, |value| value[0] += 1),
-                    _ => pairs(&pools.buf, n, |value| value[0] += 1),
+                    6 => pairs(&pools.buf, n, |value| value[0] += 1),
+                    7 => overflow(&pools.buf, &mut pools.held_buf, n / 100, |value| value[1] += 1),
+                    _ => overflow_2t(&pools.small, n / 100),
                 }
-                start.elapsed().as_nanos() as f64 / n as f64 * if which == 4 { 100.0 } else { 1.0 }
+                let per_round = matches!(which, 4 | 7 | 8);
+                start.elapsed().as_nanos() as f64 / n as f64 * if per_round { 100.0 } else { 1.0 }
             }
         }
     };
@@ -110,7 +138,7 @@ macro_rules! loops {
 loops!(then, victim_pool_then);
 loops!(now, victim_pool);
 
-const LOOPS: [&str; 7] = [
+const LOOPS: [&str; 9] = [
     "take + write + put, boxed 32 B (`pool/small/1t`)",
     "take + write + put, 4 KiB `Vec<u8>` (`pool/buf4k/1t`)",
     "get + write + guard drop, `Box<u64>` (`get-guard/box-u64/1t`)",
@@ -118,6 +146,8 @@ const LOOPS: [&str; 7] = [
     "100 puts, then 100 takes, boxed 32 B (`overflow/small/1t`)",
     "put + take + write, boxed 32 B, the benchmark's loop (`pool/small/1t`)",
     "put + take + write, 4 KiB `Vec<u8>`, the benchmark's loop (`pool/buf4k/1t`)",
+    "100 puts, then 100 takes, 4 KiB `Vec<u8>` (`overflow/buf4k/1t`)",
+    "100 puts, then 100 takes, boxed 32 B, on 2 threads at once (`overflow/small/2t`; wall time)",
 ];
 
 fn median(mut samples: Vec<f64>) -> f64 {
@@ -141,8 +171,9 @@ fn main() {
             b.push(now::run(&mut new, which, n));
         }
         let (a, b) = (median(a), median(b));
-        let unit = if which == 4 { "µs" } else { "ns" };
-        let scale = if which == 4 { 1e-3 } else { 1.0 };
+        let per_round = matches!(which, 4 | 7 | 8);
+        let unit = if per_round { "µs" } else { "ns" };
+        let scale = if per_round { 1e-3 } else { 1.0 };
         println!("| {name} | {:.2} {unit} | {:.2} {unit} | {:.2}x |", a * scale, b * scale, b / a);
     }
 }

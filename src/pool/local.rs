@@ -170,9 +170,11 @@ impl<T> Local<T> {
         }
     }
 
-    /// Whether the private slot is EMPTY and listed: `put`'s fast path,
-    /// one load and one compare; [`fill_private`](Self::fill_private) may
-    /// follow. Anything else goes through `private_room`, out of line.
+    /// Whether the private slot is EMPTY, listed and unmarked (what
+    /// [`private_room`](Self::private_room) calls [`Room::Private`]):
+    /// `put`'s fast path, two loads of the local's own line;
+    /// [`fill_private`](Self::fill_private) may follow. Anything else goes
+    /// through `private_room`, out of line.
     ///
     /// # Safety
     ///

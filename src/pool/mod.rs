@@ -460,12 +460,11 @@ impl<T, F> Pool<T, F> {
         self.count(Some(local), Event::Put, 1);
     }
 
-    /// `put` when the private slot is not an empty listed one: into the
-    /// slot all the same once settled or listed, else onto the chain, or
-    /// dropped. Out of line, so the private-slot put stays small (one load
-    /// and one compare before the fill); the chain push is inlined in here
-    /// (one call per overflow put, not two).
-    #[cold]
+    /// `put` when the private slot is not empty, listed and unmarked: into
+    /// the slot all the same once settled or listed, else onto the chain,
+    /// or dropped. Out of line, so the private-slot put stays small; the
+    /// chain push is inlined in here (one call per overflow put, not two).
+    /// Not `#[cold]`: that made the overflow loops up to 1.09x slower.
     #[inline(never)]
     fn put_behind_private(&self, index: usize, local: &Local<T>, value: T, generation: usize) {
         // SAFETY: the caller owns `local`, so it is the slot's accessor.

@@ -518,13 +518,13 @@ impl<T> PrivateSlot<T> {
         value
     }
 
-    /// Writes `value` into the slot, which the accessor holds
-    /// (EMPTY_LISTED, or claimed), and makes it FULL at `stamp`.
+    /// Writes `value` into the slot, which the accessor holds (EMPTY and
+    /// unmarked, or claimed), and makes it FULL at `stamp`.
     ///
     /// # Safety
     ///
-    /// The caller is the accessor, and the slot holds no value: EMPTY_LISTED
-    /// (P2), or claimed and taken out.
+    /// The caller is the accessor, and the slot holds no value: EMPTY with
+    /// `drain` seen IDLE, or claimed and taken out.
     #[inline(always)]
     unsafe fn write_full(&self, value: T, stamp: usize) {
         // SAFETY: P2 per the caller; no value is overwritten (P1).

@@ -47,6 +47,36 @@ fn settle<P>(taken: Vec<Value>, ledger: &Ledger, pool: P) {
     ledger.assert_each_dropped_once();
 }
 
+/// The owner puts 0 and waits until the main thread has run one cleanup
+/// (ordered by channels, so 0 is then a victim); then it runs `then` while
+/// the main thread runs `cleanups` more. Returns what `then` returned, once
+/// the owner has joined.
+fn after_one_cleanup<R: Send + 'static>(
+    pool: &Arc<ModelPool>,
+    ledger: &std::sync::Arc<Ledger>,
+    cleanups: usize,
+    then: fn(&ModelPool, &std::sync::Arc<Ledger>) -> R,
+) -> R {
+    let (put_tx, put_rx) = loom::sync::mpsc::channel::<()>();
+    let (aged_tx, aged_rx) = loom::sync::mpsc::channel::<()>();
+    let owner = {
+        let (pool, ledger) = (pool.clone(), ledger.clone());
+        thread::spawn(move || {
+            pool.put(Value::new(&ledger, 0));
+            put_tx.send(()).unwrap();
+            aged_rx.recv().unwrap();
+            then(&pool, &ledger)
+        })
+    };
+    put_rx.recv().unwrap();
+    pool.cleanup();
+    aged_tx.send(()).unwrap();
+    for _ in 0..cleanups {
+        pool.cleanup();
+    }
+    owner.join().unwrap()
+}
+
 /// Runs `owner` on a thread of its own (it puts values 0 and 1 and may
 /// take one, which it returns) while the main thread runs two cleanups, the
 /// second of which may drain the owner's slot. Then each value must have
@@ -287,22 +317,7 @@ fn a_draining_cleanup_and_the_owner_are_never_inside_the_slot_together() {
         || {
             let ledger = Ledger::new(1);
             let pool = new_pool();
-            let (put_tx, put_rx) = loom::sync::mpsc::channel::<()>();
-            let (aged_tx, aged_rx) = loom::sync::mpsc::channel::<()>();
-            let owner = {
-                let (pool, ledger) = (pool.clone(), ledger.clone());
-                thread::spawn(move || {
-                    pool.put(Value::new(&ledger, 0));
-                    put_tx.send(()).unwrap();
-                    aged_rx.recv().unwrap();
-                    pool.try_take()
-                })
-            };
-            put_rx.recv().unwrap();
-            pool.cleanup();
-            aged_tx.send(()).unwrap();
-            pool.cleanup();
-            let taken = owner.join().unwrap();
+            let taken = after_one_cleanup(&pool, &ledger, 1, |pool, _| pool.try_take());
             let dropped = ledger.dropped();
             assert_eq!(
                 usize::from(taken.is_some()) + dropped.len() + pool.stats().retained as usize,
@@ -488,23 +503,10 @@ fn a_put_that_displaces_an_aged_value_publishes_its_own_to_a_draining_cleanup() 
         || {
             let ledger = Ledger::new(2);
             let pool = new_pool();
-            let (put_tx, put_rx) = loom::sync::mpsc::channel::<()>();
-            let (aged_tx, aged_rx) = loom::sync::mpsc::channel::<()>();
-            let owner = {
-                let (pool, ledger) = (pool.clone(), ledger.clone());
-                thread::spawn(move || {
-                    pool.put(Value::new(&ledger, 0));
-                    put_tx.send(()).unwrap();
-                    aged_rx.recv().unwrap();
-                    pool.put(Value::new(&ledger, 1)); // displaces 0
-                })
-            };
-            put_rx.recv().unwrap();
-            pool.cleanup(); // 0 is now a victim
-            aged_tx.send(()).unwrap();
-            pool.cleanup();
-            pool.cleanup();
-            owner.join().unwrap();
+            // Puts 1, which displaces 0.
+            after_one_cleanup(&pool, &ledger, 2, |pool, ledger| {
+                pool.put(Value::new(ledger, 1));
+            });
             drop(pool);
             ledger.assert_each_dropped_once();
         },

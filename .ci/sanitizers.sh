@@ -141,12 +141,14 @@ miri_plain=(
     pool::thread_index::tests::a_live_threads_index_is_owned_and_an_exited_ones_is_not
     pool::tests_service::a_dropped_pool_leaves_the_registry_and_is_never_touched
     unwind::tests::every_item_is_visited_once_and_the_first_panic_propagates
+    word_copy::tests::copies_move_the_value_with_its_pointers_and_padding
 )
 miri_epoch=(
     chain::tests::pop_head_walks_back_through_older_links
     chain::tests::pairs_cross_link_boundaries_one_value_at_a_time
     pool::tests::long_runs_of_puts_and_takes_move_two_values_per_chain_operation
     pool::tests::values_come_back_private_first_then_own_chain_newest_first
+    pool::tests::wide_values_come_back_whole_by_every_path_of_take
     pool::tests::create_is_called_only_when_the_pool_is_empty
     pool::tests::a_value_survives_one_cleanup_and_is_gone_after_two
     pool::tests::two_idle_cleanups_drop_every_value_the_callers_private_one_included

@@ -21,6 +21,7 @@ pub mod model;
 mod pool;
 mod sync;
 mod unwind;
+mod word_copy;
 
 pub use chain::{ChainStealer, PoolChain, DEFAULT_FIRST_CAPACITY};
 pub use dequeue::{DequeueStealer, PoolDequeue, MAX_CAPACITY};

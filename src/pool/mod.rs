@@ -37,7 +37,7 @@ use state::{Cleanups, State};
 use stats::Event;
 use std::fmt;
 use std::marker::PhantomPinned;
-use std::mem::MaybeUninit;
+use std::mem::{self, MaybeUninit};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use summary::PRIVATE_SLOTS;
@@ -962,6 +962,12 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[inline]
     #[must_use = "the value is dropped, not given back; use `get` for a loan"]
     pub fn take(&self) -> T {
+        if mem::size_of::<T>() > 2 * mem::size_of::<usize>() {
+            let mut value = MaybeUninit::uninit();
+            self.take_into(&mut value);
+            // SAFETY: `take_into` wrote the value.
+            return unsafe { value.assume_init() };
+        }
         // Only the private slot is inline, so that callers can inline `take`
         // in turn; everything past it is one out-of-line call.
         let Some((_, local, generation)) = self.held_local() else {
@@ -977,9 +983,38 @@ impl<T, F: Fn() -> T> Pool<T, F> {
         self.take_behind_private(local, generation)
     }
 
+    /// `take` for a value too wide for registers, which a call returns
+    /// through memory: every path writes it into the one place `out`, so
+    /// the inlined caller receives it with one copy. (With one place per
+    /// path, the compiler gathered them through more copies of its own;
+    /// for a value in registers, the form above is the faster.)
+    #[inline(always)]
+    fn take_into(&self, out: &mut MaybeUninit<T>) {
+        let Some((_, local, generation)) = self.held_local() else {
+            return self.take_slow_into(out);
+        };
+        // SAFETY: this thread holds the local's index, so it owns the local.
+        if unsafe { local.take_primary(generation, out) } {
+            self.count(Some(local), Event::FromPrivate, 1);
+        } else {
+            self.take_behind_private_into(local, generation, out);
+        }
+    }
+
     /// `take` on a thread without an index or a local yet.
     #[inline(never)]
     fn take_slow(&self) -> T {
+        self.take_slow_inline()
+    }
+
+    /// [`take_slow`](Self::take_slow) for [`take_into`](Self::take_into).
+    #[inline(never)]
+    fn take_slow_into(&self, out: &mut MaybeUninit<T>) {
+        out.write(self.take_slow_inline());
+    }
+
+    #[inline(always)]
+    fn take_slow_inline(&self) -> T {
         self.take_pooled(None)
             .unwrap_or_else(|| self.create_counted())
     }
@@ -990,6 +1025,23 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// overflow take makes one call), the rest of Go's order, and `create`.
     #[inline(never)]
     fn take_behind_private(&self, local: &Local<T>, generation: usize) -> T {
+        self.take_behind_private_inline(local, generation)
+    }
+
+    /// [`take_behind_private`](Self::take_behind_private) for
+    /// [`take_into`](Self::take_into).
+    #[inline(never)]
+    fn take_behind_private_into(
+        &self,
+        local: &Local<T>,
+        generation: usize,
+        out: &mut MaybeUninit<T>,
+    ) {
+        out.write(self.take_behind_private_inline(local, generation));
+    }
+
+    #[inline(always)]
+    fn take_behind_private_inline(&self, local: &Local<T>, generation: usize) -> T {
         self.take_from_local(local, generation, None)
             .unwrap_or_else(|| self.create_counted())
     }

@@ -44,8 +44,9 @@
 //! again after its FULL store, the same Dekker pair as a claim (P7).
 
 use crate::sync::{asymmetric_fence, AtomicUsize, Ordering, UnsafeCell};
+use crate::word_copy;
 use std::mem::MaybeUninit;
-use std::ptr::{self, NonNull};
+use std::ptr::NonNull;
 
 // The state word: the state in the low two bits and, while FULL or
 // CLAIMED, the stamp (the generation the value was put in) above them, so
@@ -527,8 +528,10 @@ impl<T> PrivateSlot<T> {
     /// `drain` seen IDLE, or claimed and taken out.
     #[inline(always)]
     unsafe fn write_full(&self, value: T, stamp: usize) {
-        // SAFETY: P2 per the caller; no value is overwritten (P1).
-        self.value.with_mut(|v| unsafe { (*v).write(value) });
+        // SAFETY: P2 per the caller; no value is overwritten (P1). By
+        // words: the take that copies it out reads it by words.
+        self.value
+            .with_mut(|v| unsafe { word_copy::write((*v).as_mut_ptr(), value) });
         // Release [slot-fill]: the value's writes happen-before a drainer's
         // swap that takes it (slot-drain-take).
         self.state.store(full_at(stamp), Ordering::Release);
@@ -754,10 +757,11 @@ impl<'a, T> Access<'a, T> {
             return false;
         }
         // SAFETY: P1 and P2: the successful claim keeps drainers out and the
-        // value initialized; copied once, as the state becomes EMPTY.
+        // value initialized; copied once, as the state becomes EMPTY. By
+        // words, as the fill wrote it.
         self.slot
             .value
-            .with_mut(|v| unsafe { ptr::copy_nonoverlapping(v.cast::<T>(), out.as_mut_ptr(), 1) });
+            .with_mut(|v| unsafe { word_copy::copy(v.cast::<T>(), out.as_mut_ptr()) });
         // Relaxed [slot-state]: as in `take_claimed`.
         self.slot.state.store(EMPTY, Ordering::Relaxed);
         true

@@ -58,6 +58,36 @@ fn values_come_back_private_first_then_own_chain_newest_first() {
     assert_eq!(pool.try_take(), None);
 }
 
+/// A value wider than two words moves in and out of the private slot word
+/// by word, and `take` returns it through one place on every path (see
+/// `word_copy` and `Pool::take_into`): each comes back whole, whether from
+/// the private slot, the own chain or a steal by a thread with no local
+/// yet, and is dropped once.
+#[test]
+fn wide_values_come_back_whole_by_every_path_of_take() {
+    let drops = StdArc::new(Drops::default());
+    let pool: Pool<(Tracked, String)> = Pool::new(no_create);
+    for id in 0..8 {
+        pool.put((tracked(&drops, id), format!("value {id}")));
+    }
+    let check = |(value, text): (Tracked, String)| {
+        assert_eq!(text, format!("value {}", value.id), "moved whole");
+        value
+    };
+    let mut taken: Vec<Tracked> = (0..4).map(|_| check(pool.take())).collect();
+    std::thread::scope(|s| {
+        let stolen = s.spawn(|| check(pool.take())).join().unwrap();
+        taken.push(stolen);
+    });
+    taken.extend((0..3).map(|_| check(pool.take())));
+    assert!(pool.try_take().is_none());
+    let mut ids: Vec<usize> = taken.iter().map(|value| value.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..8).collect::<Vec<_>>(), "each value out once");
+    drop(taken);
+    assert_eq!(drops.count(), 8, "each dropped once");
+}
+
 /// Runs of puts and of takes (`p`, `t`) on one thread, putting values
 /// `0..` (counted from 0 at each call); returns every value taken.
 fn runs_of(pool: &Pool<usize>, ops: &str) -> Vec<usize> {

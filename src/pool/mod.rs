@@ -180,7 +180,41 @@ impl<T, F> Pool<T, F> {
     #[inline]
     #[must_use = "the value is dropped, not given back; use `try_get` for a loan"]
     pub fn try_take(&self) -> Option<T> {
-        self.take_pooled(Some(Event::Missed))
+        let mut value = MaybeUninit::uninit();
+        // SAFETY: `try_take_into` wrote the value if it returned true.
+        self.try_take_into(&mut value)
+            .then(|| unsafe { value.assume_init() })
+    }
+
+    /// `try_take` into one place, `out`, on every path: the private slot
+    /// inline, the rest in one call. Returns whether it wrote a value. (A
+    /// value returned from each path separately was gathered through more
+    /// copies: 15 ns per put + `try_take` of a 4 KiB `Vec` against 4.3 ns
+    /// this way, and 3.2 against 2.7 ns for a `Box`.)
+    #[inline(always)]
+    fn try_take_into(&self, out: &mut MaybeUninit<T>) -> bool {
+        if let Some((_, local, generation)) = self.held_local() {
+            // SAFETY: this thread holds the local's index, so it owns the
+            // local.
+            if unsafe { local.take_primary(generation, out) } {
+                self.count(Some(local), Event::FromPrivate, 1);
+                return true;
+            }
+        }
+        self.try_take_slow_into(out)
+    }
+
+    /// [`try_take_into`](Self::try_take_into) past the private slot: the
+    /// whole lookup.
+    #[inline(never)]
+    fn try_take_slow_into(&self, out: &mut MaybeUninit<T>) -> bool {
+        match self.take_pooled(Some(Event::Missed)) {
+            Some(value) => {
+                out.write(value);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The whole lookup; `miss` is what to count when nothing is found

@@ -59,10 +59,10 @@ fn values_come_back_private_first_then_own_chain_newest_first() {
 }
 
 /// A value wider than two words moves in and out of the private slot word
-/// by word, and `take` returns it through one place on every path (see
-/// `word_copy` and `Pool::take_into`): each comes back whole, whether from
-/// the private slot, the own chain or a steal by a thread with no local
-/// yet, and is dropped once.
+/// by word, and `take` and `try_take` return it through one place on every
+/// path (see `word_copy`, `Pool::take_into` and `Pool::try_take_into`):
+/// each comes back whole, whether from the private slot, the own chain or
+/// a steal by a thread with no local yet, and is dropped once.
 #[test]
 fn wide_values_come_back_whole_by_every_path_of_take() {
     let drops = StdArc::new(Drops::default());
@@ -74,12 +74,13 @@ fn wide_values_come_back_whole_by_every_path_of_take() {
         assert_eq!(text, format!("value {}", value.id), "moved whole");
         value
     };
-    let mut taken: Vec<Tracked> = (0..4).map(|_| check(pool.take())).collect();
+    let mut taken: Vec<Tracked> = (0..2).map(|_| check(pool.take())).collect();
+    taken.extend((0..2).map(|_| check(pool.try_take().unwrap())));
     std::thread::scope(|s| {
-        let stolen = s.spawn(|| check(pool.take())).join().unwrap();
-        taken.push(stolen);
+        taken.push(s.spawn(|| check(pool.take())).join().unwrap());
+        taken.push(s.spawn(|| check(pool.try_take().unwrap())).join().unwrap());
     });
-    taken.extend((0..3).map(|_| check(pool.take())));
+    taken.extend((0..2).map(|_| check(pool.try_take().unwrap())));
     assert!(pool.try_take().is_none());
     let mut ids: Vec<usize> = taken.iter().map(|value| value.id).collect();
     ids.sort_unstable();

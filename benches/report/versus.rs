@@ -1,5 +1,6 @@
-//! The single-thread loops of `docs/benchmarks.md`, run by two versions of
-//! the library in one process, interleaved round by round: `then` (an older
+//! The single-thread loops of `docs/benchmarks.md` (and the benchmark's
+//! put-take loop with `try_take`), run by two versions of the library in
+//! one process, interleaved round by round: `then` (an older
 //! commit) and `now` (this checkout). Built and run by `versus.sh`, which
 //! supplies both as dependencies; not a target of this crate.
 //!
@@ -69,6 +70,19 @@ macro_rules! loops {
 
             /// Get, write through `touch`, drop the guard: `n` times.
             #[inline(never)]
+            fn try_pairs<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
+                let mut held = pool.take();
+                touch(&mut held);
+                for _ in 0..n {
+                    pool.put(held);
+                    held = pool.try_take().expect("the value just put");
+                    touch(&mut held);
+                    black_box(&mut held);
+                }
+                pool.put(held);
+            }
+
+            #[inline(never)]
             fn get<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
                 for _ in 0..n {
                     let mut guard = pool.get();
@@ -126,7 +140,9 @@ macro_rules! loops {
                     5 => pairs(&pools.small, n, |value| value[0] += 1),
                     6 => pairs(&pools.buf, n, |value| value[0] += 1),
                     7 => overflow(&pools.buf, &mut pools.held_buf, n / 100, |value| value[1] += 1),
-                    _ => overflow_2t(&pools.small, n / 100),
+                    8 => overflow_2t(&pools.small, n / 100),
+                    9 => try_pairs(&pools.small, n, |value| value[0] += 1),
+                    _ => try_pairs(&pools.buf, n, |value| value[0] += 1),
                 }
                 let per_round = matches!(which, 4 | 7 | 8);
                 start.elapsed().as_nanos() as f64 / n as f64 * if per_round { 100.0 } else { 1.0 }
@@ -138,7 +154,7 @@ macro_rules! loops {
 loops!(then, victim_pool_then);
 loops!(now, victim_pool);
 
-const LOOPS: [&str; 9] = [
+const LOOPS: [&str; 11] = [
     "take + write + put, boxed 32 B (`pool/small/1t`)",
     "take + write + put, 4 KiB `Vec<u8>` (`pool/buf4k/1t`)",
     "get + write + guard drop, `Box<u64>` (`get-guard/box-u64/1t`)",
@@ -148,6 +164,8 @@ const LOOPS: [&str; 9] = [
     "put + take + write, 4 KiB `Vec<u8>`, the benchmark's loop (`pool/buf4k/1t`)",
     "100 puts, then 100 takes, 4 KiB `Vec<u8>` (`overflow/buf4k/1t`)",
     "100 puts, then 100 takes, boxed 32 B, on 2 threads at once (`overflow/small/2t`; wall time)",
+    "put + `try_take` + write, boxed 32 B (the loop of `pool/small/1t` with `try_take`)",
+    "put + `try_take` + write, 4 KiB `Vec<u8>` (the loop of `pool/buf4k/1t` with `try_take`)",
 ];
 
 fn median(mut samples: Vec<f64>) -> f64 {

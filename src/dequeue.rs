@@ -110,8 +110,15 @@ impl<T> Ring<T> {
         self.slots.len()
     }
 
+    #[inline(always)]
     fn slot(&self, index: u32) -> &Slot<T> {
-        &self.slots[(index & self.mask) as usize]
+        let at = (index & self.mask) as usize;
+        debug_assert!(at < self.slots.len());
+        // SAFETY: `mask` is the capacity minus one, and the capacity is a
+        // power of two (`check_capacity`), so `at` is below it. Unchecked:
+        // the bounds checks were 10 of the 196 instructions of an overflow
+        // put and take.
+        unsafe { self.slots.get_unchecked(at) }
     }
 
     /// A snapshot of the number of values, exact only when nothing runs

@@ -52,36 +52,34 @@ macro_rules! loops {
                 }
             }
 
-            /// `benches/pool.rs`'s loop: put the held value back, take,
-            /// write through `touch`, `n` times (the value stays in a
-            /// variable whose address escapes, as there).
+            /// `benches/pool.rs`'s loop: put the held value back, take
+            /// (`take`: `Pool::take` or `Pool::try_take`), write through
+            /// `touch`, `n` times (the value stays in a variable whose
+            /// address escapes, as there).
             #[inline(never)]
-            fn pairs<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
+            fn pairs<T>(
+                pool: &Pool<T>,
+                n: u64,
+                take: impl Fn(&Pool<T>) -> T,
+                touch: impl Fn(&mut T),
+            ) {
                 let mut held = pool.take();
                 touch(&mut held);
                 for _ in 0..n {
                     pool.put(held);
-                    held = pool.take();
+                    held = take(pool);
                     touch(&mut held);
                     black_box(&mut held);
                 }
                 pool.put(held);
+            }
+
+            /// `Pool::try_take`, for a value that is there.
+            fn try_take<T>(pool: &Pool<T>) -> T {
+                pool.try_take().expect("the value just put")
             }
 
             /// Get, write through `touch`, drop the guard: `n` times.
-            #[inline(never)]
-            fn try_pairs<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
-                let mut held = pool.take();
-                touch(&mut held);
-                for _ in 0..n {
-                    pool.put(held);
-                    held = pool.try_take().expect("the value just put");
-                    touch(&mut held);
-                    black_box(&mut held);
-                }
-                pool.put(held);
-            }
-
             #[inline(never)]
             fn get<T>(pool: &Pool<T>, n: u64, touch: impl Fn(&mut T)) {
                 for _ in 0..n {
@@ -137,12 +135,12 @@ macro_rules! loops {
                     2 => get(&pools.word, n, |value| **value += 1),
                     3 => get(&pools.buf, n, |value| value[0] += 1),
                     4 => overflow(&pools.small, &mut pools.held, n / 100, |value| value[1] += 1),
-                    5 => pairs(&pools.small, n, |value| value[0] += 1),
-                    6 => pairs(&pools.buf, n, |value| value[0] += 1),
+                    5 => pairs(&pools.small, n, Pool::take, |value| value[0] += 1),
+                    6 => pairs(&pools.buf, n, Pool::take, |value| value[0] += 1),
                     7 => overflow(&pools.buf, &mut pools.held_buf, n / 100, |value| value[1] += 1),
                     8 => overflow_2t(&pools.small, n / 100),
-                    9 => try_pairs(&pools.small, n, |value| value[0] += 1),
-                    _ => try_pairs(&pools.buf, n, |value| value[0] += 1),
+                    9 => pairs(&pools.small, n, try_take, |value| value[0] += 1),
+                    _ => pairs(&pools.buf, n, try_take, |value| value[0] += 1),
                 }
                 let per_round = matches!(which, 4 | 7 | 8);
                 start.elapsed().as_nanos() as f64 / n as f64 * if per_round { 100.0 } else { 1.0 }

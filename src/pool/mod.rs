@@ -996,6 +996,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     #[inline]
     #[must_use = "the value is dropped, not given back; use `get` for a loan"]
     pub fn take(&self) -> T {
+        // Wider than two registers: returned through memory (`take_into`).
         if mem::size_of::<T>() > 2 * mem::size_of::<usize>() {
             let mut value = MaybeUninit::uninit();
             self.take_into(&mut value);
@@ -1019,9 +1020,9 @@ impl<T, F: Fn() -> T> Pool<T, F> {
 
     /// `take` for a value too wide for registers, which a call returns
     /// through memory: every path writes it into the one place `out`, so
-    /// the inlined caller receives it with one copy. (With one place per
-    /// path, the compiler gathered them through more copies of its own;
-    /// for a value in registers, the form above is the faster.)
+    /// the inlined caller receives it with one copy. (Returned from each
+    /// path, the values were gathered through more copies of the
+    /// compiler's; for a value in registers the plain form is faster.)
     #[inline(always)]
     fn take_into(&self, out: &mut MaybeUninit<T>) {
         let Some((_, local, generation)) = self.held_local() else {
@@ -1047,6 +1048,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
         out.write(self.take_slow_inline());
     }
 
+    /// The body of `take_slow` and `take_slow_into`.
     #[inline(always)]
     fn take_slow_inline(&self) -> T {
         self.take_pooled(None)
@@ -1074,6 +1076,7 @@ impl<T, F: Fn() -> T> Pool<T, F> {
         out.write(self.take_behind_private_inline(local, generation));
     }
 
+    /// The body of `take_behind_private` and `take_behind_private_into`.
     #[inline(always)]
     fn take_behind_private_inline(&self, local: &Local<T>, generation: usize) -> T {
         self.take_from_local(local, generation, None)

@@ -1,5 +1,6 @@
-//! The single-thread loops of `docs/benchmarks.md` (and the benchmark's
-//! put-take loop with `try_take`), run by two versions of the library in
+//! The single-thread loops of `docs/benchmarks.md`, the pool's and the
+//! core's (and the benchmark's put-take loop with `try_take`), run by two
+//! versions of the library in
 //! one process, interleaved round by round: `then` (an older
 //! commit) and `now` (this checkout). Built and run by `versus.sh`, which
 //! supplies both as dependencies; not a target of this crate.
@@ -16,9 +17,38 @@ macro_rules! loops {
     ($module:ident, $krate:ident) => {
         mod $module {
             use super::*;
-            use $krate::Pool;
+            use $krate::{Pool, PoolChain, PoolDequeue};
 
             type Small = Box<[u64; 4]>;
+
+            /// The owner's side of the core's two structures, as in
+            /// `benches/core.rs`.
+            trait Owner {
+                fn push(&self, value: Box<u64>);
+                fn pop(&self) -> Option<Box<u64>>;
+            }
+
+            impl Owner for PoolDequeue<Box<u64>> {
+                #[inline]
+                fn push(&self, value: Box<u64>) {
+                    self.push_head(value).expect("the ring has room");
+                }
+                #[inline]
+                fn pop(&self) -> Option<Box<u64>> {
+                    self.pop_head()
+                }
+            }
+
+            impl Owner for PoolChain<Box<u64>> {
+                #[inline]
+                fn push(&self, value: Box<u64>) {
+                    self.push_head(value);
+                }
+                #[inline]
+                fn pop(&self) -> Option<Box<u64>> {
+                    self.pop_head()
+                }
+            }
 
             pub struct Pools {
                 small: Pool<Small>,
@@ -26,6 +56,10 @@ macro_rules! loops {
                 word: Pool<Box<u64>>,
                 held: Vec<Small>,
                 held_buf: Vec<Vec<u8>>,
+                dequeue: PoolDequeue<Box<u64>>,
+                chain: PoolChain<Box<u64>>,
+                burst_dequeue: PoolDequeue<Box<u64>>,
+                burst_values: Vec<Box<u64>>,
             }
 
             pub fn pools() -> Pools {
@@ -39,6 +73,38 @@ macro_rules! loops {
                     word: Pool::new((|| Box::new(0)) as fn() -> Box<u64>),
                     held,
                     held_buf,
+                    dequeue: PoolDequeue::new(1024),
+                    chain: PoolChain::new(),
+                    burst_dequeue: PoolDequeue::new(128),
+                    burst_values: (0..100).map(Box::new).collect(),
+                }
+            }
+
+            /// `owner-pair`: push a value and pop it back, `n` times, above
+            /// `prefill` values that stay (pushed first, popped after).
+            #[inline(never)]
+            fn owner_pair(owner: &impl Owner, n: u64, prefill: u64) {
+                (0..prefill).for_each(|i| owner.push(Box::new(i)));
+                let mut value = Some(Box::new(7));
+                for _ in 0..n {
+                    owner.push(value.take().expect("the pair returns its value"));
+                    value = black_box(owner.pop());
+                }
+                for _ in 0..prefill {
+                    owner.pop().expect("a prefilled value");
+                }
+            }
+
+            /// `owner-burst/100`: 100 pushes, then 100 pops, `rounds` times.
+            #[inline(never)]
+            fn owner_burst(owner: &impl Owner, values: &mut Vec<Box<u64>>, rounds: u64) {
+                for _ in 0..rounds {
+                    for value in values.drain(..) {
+                        owner.push(value);
+                    }
+                    for _ in 0..100 {
+                        values.push(black_box(owner.pop()).expect("the burst's value"));
+                    }
                 }
             }
 
@@ -140,10 +206,16 @@ macro_rules! loops {
                     7 => overflow(&pools.buf, &mut pools.held_buf, n / 100, |value| value[1] += 1),
                     8 => overflow_2t(&pools.small, n / 100),
                     9 => pairs(&pools.small, n, try_take, |value| value[0] += 1),
-                    _ => pairs(&pools.buf, n, try_take, |value| value[0] += 1),
+                    10 => pairs(&pools.buf, n, try_take, |value| value[0] += 1),
+                    11 => owner_pair(&pools.dequeue, n, 0),
+                    12 => owner_pair(&pools.chain, n, 0),
+                    13 => owner_pair(&pools.dequeue, n, 16),
+                    14 => owner_pair(&pools.chain, n, 16),
+                    15 => owner_burst(&pools.burst_dequeue, &mut pools.burst_values, n / 100),
+                    _ => owner_burst(&pools.chain, &mut pools.burst_values, n / 100),
                 }
-                let per_round = matches!(which, 4 | 7 | 8);
-                start.elapsed().as_nanos() as f64 / n as f64 * if per_round { 100.0 } else { 1.0 }
+                let per = if per_round(which) { 100.0 } else { 1.0 };
+                start.elapsed().as_nanos() as f64 / n as f64 * per
             }
         }
     };
@@ -152,7 +224,7 @@ macro_rules! loops {
 loops!(then, victim_pool_then);
 loops!(now, victim_pool);
 
-const LOOPS: [&str; 11] = [
+const LOOPS: [&str; 17] = [
     "take + write + put, boxed 32 B (`pool/small/1t`)",
     "take + write + put, 4 KiB `Vec<u8>` (`pool/buf4k/1t`)",
     "get + write + guard drop, `Box<u64>` (`get-guard/box-u64/1t`)",
@@ -164,7 +236,18 @@ const LOOPS: [&str; 11] = [
     "100 puts, then 100 takes, boxed 32 B, on 2 threads at once (`overflow/small/2t`; wall time)",
     "put + `try_take` + write, boxed 32 B (the loop of `pool/small/1t` with `try_take`)",
     "put + `try_take` + write, 4 KiB `Vec<u8>` (the loop of `pool/buf4k/1t` with `try_take`)",
+    "owner push + pop, `PoolDequeue` (`owner-pair/empty`)",
+    "owner push + pop, `PoolChain` (`owner-pair/empty`)",
+    "owner push + pop above 16 values, `PoolDequeue` (`owner-pair/prefilled`)",
+    "owner push + pop above 16 values, `PoolChain` (`owner-pair/prefilled`)",
+    "owner 100 pushes, then 100 pops, `PoolDequeue` (`owner-burst/100`)",
+    "owner 100 pushes, then 100 pops, `PoolChain` (`owner-burst/100`)",
 ];
+
+/// Whether loop `which` is timed per 100 + 100 (in µs), not per iteration.
+fn per_round(which: usize) -> bool {
+    matches!(which, 4 | 7 | 8 | 15 | 16)
+}
 
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -187,7 +270,7 @@ fn main() {
             b.push(now::run(&mut new, which, n));
         }
         let (a, b) = (median(a), median(b));
-        let per_round = matches!(which, 4 | 7 | 8);
+        let per_round = per_round(which);
         let unit = if per_round { "µs" } else { "ns" };
         let scale = if per_round { 1e-3 } else { 1.0 };
         println!("| {name} | {:.2} {unit} | {:.2} {unit} | {:.2}x |", a * scale, b * scale, b / a);

@@ -116,8 +116,8 @@ impl<T> Ring<T> {
         debug_assert!(at < self.slots.len());
         // SAFETY: `mask` is the capacity minus one, and the capacity is a
         // power of two (`check_capacity`), so `at` is below it. Unchecked:
-        // the bounds checks were 10 of the 196 instructions of an overflow
-        // put and take.
+        // without the bounds checks, an overflow put and take runs 191
+        // instructions instead of 196.
         unsafe { self.slots.get_unchecked(at) }
     }
 

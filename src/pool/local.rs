@@ -467,7 +467,9 @@ impl<T> Local<T> {
     /// # Safety
     ///
     /// The caller owns this local (L1, L2, L5).
-    #[inline]
+    // Always inline: as a call, with its out-parameters on the stack, an
+    // overflow put and take ran 191 instructions instead of 184.
+    #[inline(always)]
     pub(crate) unsafe fn pop_own(
         &self,
         generation: usize,

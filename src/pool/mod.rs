@@ -248,33 +248,53 @@ impl<T, F> Pool<T, F> {
         generation: usize,
         miss: Option<Event>,
     ) -> Option<T> {
+        let mut value = MaybeUninit::uninit();
+        if !self.take_from_local_into(local, generation, miss, &mut value) {
+            return None;
+        }
+        // SAFETY: `take_from_local_into` returned true, so it wrote the value.
+        Some(unsafe { value.assume_init() })
+    }
+
+    /// [`take_from_local`](Self::take_from_local) into `out`; returns
+    /// whether it wrote a value. A pop from the own chain copies the value
+    /// from the ring's slot straight into `out`: returned as an `Option`
+    /// and then written, a wide value was copied three more times.
+    #[inline(always)]
+    fn take_from_local_into(
+        &self,
+        local: &Local<T>,
+        generation: usize,
+        miss: Option<Event>,
+        out: &mut MaybeUninit<T>,
+    ) -> bool {
         // SAFETY: the caller holds the local's thread index, so it owns the
         // local.
         match unsafe { local.take_private_settling(generation) } {
             Taken::Value(value) => {
                 self.count(Some(local), Event::FromPrivate, 1);
-                return Some(value);
+                out.write(value);
+                return true;
             }
-            Taken::Expired(expired) => return self.take_after_expired(local, expired, miss),
+            Taken::Expired(expired) => {
+                return write_found(self.take_after_expired(local, expired, miss), out);
+            }
             Taken::None => {}
         }
-        let (mut newest, mut next) = (MaybeUninit::uninit(), MaybeUninit::uninit());
+        let mut next = MaybeUninit::uninit();
         // SAFETY: as above.
-        let popped = unsafe { local.pop_own(generation, &mut newest, &mut next) };
+        let popped = unsafe { local.pop_own(generation, out, &mut next) };
         if popped == 0 {
-            return self.take_from_elsewhere(Some(local), generation, miss);
+            return write_found(self.take_from_elsewhere(Some(local), generation, miss), out);
         }
         self.count(Some(local), Event::FromOwnChain, 1);
         if popped == 2 {
-            // SAFETY: `pop_own` wrote both; `next` is read once.
+            // SAFETY: `pop_own` wrote both; `next` is read once. The refill
+            // runs no code of the user's, so nothing can unwind past the
+            // value in `out` and leak it.
             self.refill_private(local, unsafe { next.assume_init() }, generation);
         }
-        // SAFETY: `pop_own` wrote `newest`. Read last, from where the ring's
-        // copy put it: a value held in registers across the refill was
-        // stored back in other pieces than the caller's copy read. The
-        // refill runs no code of the user's, so nothing can unwind past
-        // `newest` and leak it.
-        Some(unsafe { newest.assume_init() })
+        true
     }
 
     /// Moves the second value of a paired pop into the private slot, which
@@ -1073,7 +1093,9 @@ impl<T, F: Fn() -> T> Pool<T, F> {
         generation: usize,
         out: &mut MaybeUninit<T>,
     ) {
-        out.write(self.take_behind_private_inline(local, generation));
+        if !self.take_from_local_into(local, generation, None, out) {
+            out.write(self.create_counted());
+        }
     }
 
     /// The body of `take_behind_private` and `take_behind_private_into`.
@@ -1399,6 +1421,19 @@ impl<T, F> fmt::Debug for Pool<T, F> {
             // Relaxed [generation]: a snapshot for display.
             .field("cleanups", &self.state.generation.load(Ordering::Relaxed))
             .finish_non_exhaustive()
+    }
+}
+
+/// Writes a value found further along the lookup into `out`; returns
+/// whether there was one.
+#[inline(always)]
+fn write_found<T>(found: Option<T>, out: &mut MaybeUninit<T>) -> bool {
+    match found {
+        Some(value) => {
+            out.write(value);
+            true
+        }
+        None => false,
     }
 }
 

@@ -60,6 +60,7 @@ macro_rules! loops {
                 chain: PoolChain<Box<u64>>,
                 burst_dequeue: PoolDequeue<Box<u64>>,
                 burst_values: Vec<Box<u64>>,
+                empty: Pool<Small>,
             }
 
             pub fn pools() -> Pools {
@@ -77,6 +78,7 @@ macro_rules! loops {
                     chain: PoolChain::new(),
                     burst_dequeue: PoolDequeue::new(128),
                     burst_values: (0..100).map(Box::new).collect(),
+                    empty: Pool::new((|| Box::new([0; 4])) as fn() -> Small),
                 }
             }
 
@@ -155,6 +157,14 @@ macro_rules! loops {
                 }
             }
 
+            /// `try_take` on a pool that holds nothing: `n` misses.
+            #[inline(never)]
+            fn misses(pool: &Pool<Small>, n: u64) {
+                for _ in 0..n {
+                    assert!(black_box(pool.try_take()).is_none(), "the pool stays empty");
+                }
+            }
+
             #[inline(never)]
             fn overflow<T>(
                 pool: &Pool<T>,
@@ -212,7 +222,8 @@ macro_rules! loops {
                     13 => owner_pair(&pools.dequeue, n, 16),
                     14 => owner_pair(&pools.chain, n, 16),
                     15 => owner_burst(&pools.burst_dequeue, &mut pools.burst_values, n / 100),
-                    _ => owner_burst(&pools.chain, &mut pools.burst_values, n / 100),
+                    16 => owner_burst(&pools.chain, &mut pools.burst_values, n / 100),
+                    _ => misses(&pools.empty, n),
                 }
                 let per = if per_round(which) { 100.0 } else { 1.0 };
                 start.elapsed().as_nanos() as f64 / n as f64 * per
@@ -224,7 +235,7 @@ macro_rules! loops {
 loops!(then, victim_pool_then);
 loops!(now, victim_pool);
 
-const LOOPS: [&str; 17] = [
+const LOOPS: [&str; 18] = [
     "take + write + put, boxed 32 B (`pool/small/1t`)",
     "take + write + put, 4 KiB `Vec<u8>` (`pool/buf4k/1t`)",
     "get + write + guard drop, `Box<u64>` (`get-guard/box-u64/1t`)",
@@ -242,6 +253,7 @@ const LOOPS: [&str; 17] = [
     "owner push + pop above 16 values, `PoolChain` (`owner-pair/prefilled`)",
     "owner 100 pushes, then 100 pops, `PoolDequeue` (`owner-burst/100`)",
     "owner 100 pushes, then 100 pops, `PoolChain` (`owner-burst/100`)",
+    "`try_take` on an empty pool, 1 thread (`thread-scaling/miss` without other threads)",
 ];
 
 /// Whether loop `which` is timed per 100 + 100 (in µs), not per iteration.

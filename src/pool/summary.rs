@@ -372,7 +372,7 @@ impl Summary {
             named: self.groups.scan(set, first, groups),
             first,
             below_start,
-            tail: true,
+            tail: false,
             group: 0,
             bits: 0,
             window: Window::default(),
@@ -396,7 +396,9 @@ pub(crate) struct Candidates<'a> {
     named: Scan<'a>,
     first: usize,
     below_start: usize,
-    /// Whether the first group's bits below the start are still to read.
+    /// Whether the first group's bits below the start are still to read:
+    /// only if the upper level named the first group (a word that it did
+    /// not name is skipped like every other unnamed word).
     tail: bool,
     /// The group whose remaining candidates are `bits`.
     group: usize,
@@ -416,7 +418,10 @@ impl Iterator for Candidates<'_> {
                 return Some(self.group * BITS + bit);
             }
             let (group, mask) = match self.named.next() {
-                Some(group) if group == self.first => (group, !self.below_start),
+                Some(group) if group == self.first => {
+                    self.tail = true;
+                    (group, !self.below_start)
+                }
                 Some(group) => (group, !0),
                 None if self.tail && self.below_start != 0 => {
                     self.tail = false;

@@ -162,6 +162,10 @@ impl<T> Local<T> {
     pub(crate) unsafe fn private_room(&self, generation: usize) -> Room {
         // SAFETY: forwarded from the caller.
         let access = unsafe { self.private.enter() };
+        // An overflow put's case first: one compare.
+        if access.is_full_at(generation) {
+            return Room::Primary;
+        }
         match access.look_as_is() {
             Look::Empty if access.may_fill() => Room::Private,
             Look::Empty | Look::Claimed => Room::Unsettled,
@@ -261,9 +265,14 @@ impl<T> Local<T> {
     #[inline]
     pub(crate) unsafe fn take_private_settling(&self, generation: usize) -> Taken<T> {
         // SAFETY: forwarded from the caller.
-        let taken = unsafe { self.take_private(generation) };
-        // SAFETY: forwarded from the caller.
         let access = unsafe { self.private.enter() };
+        // An overflow take's case first: one compare (an EMPTY slot has
+        // nothing to take or settle).
+        if access.is_empty() {
+            return Taken::None;
+        }
+        // SAFETY: forwarded from the caller.
+        let taken = unsafe { self.take_private(generation) };
         if !matches!(taken, Taken::None) || access.look_as_is() != Look::Claimed {
             return taken;
         }
@@ -481,7 +490,7 @@ impl<T> Local<T> {
         // planned, paired or not).
         let pair = unsafe { self.moves.plan(Direction::Take) }
             // SAFETY: forwarded from the caller.
-            && matches!(unsafe { self.private_room(generation) }, Room::Private);
+            && unsafe { self.private_is_listed_empty() };
         let popped = if pair {
             // SAFETY: forwarded from the caller.
             unsafe { chain.pop_head_pair_into(newest, next) }

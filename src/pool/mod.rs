@@ -302,8 +302,8 @@ impl<T, F> Pool<T, F> {
     #[inline]
     fn refill_private(&self, local: &Local<T>, value: T, generation: usize) {
         // SAFETY: the caller owns the local, so it is the slot's accessor.
-        if unsafe { local.private_room(generation) } == Room::Private {
-            // SAFETY: as above; the slot has room.
+        if unsafe { local.private_is_listed_empty() } {
+            // SAFETY: as above; the slot has room ([`Room::Private`]).
             unsafe { self.fill_private(local, value, generation) };
         } else {
             self.refill_held_up(local, value, generation);

@@ -568,6 +568,19 @@ impl<'a, T> Access<'a, T> {
         Look::of(self.slot.state_word())
     }
 
+    /// Whether the slot is FULL with a value put at `stamp`: one load and
+    /// one compare, for the slow paths' common case.
+    #[inline(always)]
+    pub(crate) fn is_full_at(&self, stamp: usize) -> bool {
+        self.slot.state_word() == full_at(stamp)
+    }
+
+    /// Whether the slot is EMPTY (listed or not, marked or not).
+    #[inline(always)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slot.state_word() == EMPTY
+    }
+
     /// Whether the slot is EMPTY and listed, with no drainer about:
     /// `put`'s fast path, which [`fill_listed`](Self::fill_listed) may
     /// follow.

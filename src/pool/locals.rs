@@ -263,6 +263,15 @@ impl<T> Locals<T> {
         (!found.is_null()).then(|| unsafe { &**found.add(offset) })
     }
 
+    /// Whether [`candidates`](Self::candidates) of `half` may yield any
+    /// local: `false` only if they certainly yield none.
+    #[inline]
+    pub(crate) fn may_have_candidates(&self, half: usize) -> bool {
+        // Relaxed [used-buckets]: as in `candidates`.
+        let used = self.used_buckets.load(Ordering::Relaxed);
+        self.summary.may_name_any(half, bucket_start(used))
+    }
+
     /// The locals whose chain `half` may hold values (the summary's
     /// candidates), with their indices, starting at index `start` and
     /// wrapping around: Go's order, skipping locals known to be empty.

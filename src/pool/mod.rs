@@ -378,7 +378,15 @@ impl<T, F> Pool<T, F> {
         let mut pinned = None;
         // Go steals from pid + 1 onwards, wrapping, and skips its own.
         let after_own = own.map_or(0, |own| own.wrapping_add(1));
-        for (index, other) in self.state.locals.candidates(half(generation), after_own) {
+        let locals = &self.state.locals;
+        // An empty summary is one word to read: a miss skips setting the
+        // scans up.
+        let named = locals.may_have_candidates(half(generation));
+        for (index, other) in named
+            .then(|| locals.candidates(half(generation), after_own))
+            .into_iter()
+            .flatten()
+        {
             if Some(index) == own {
                 continue;
             }
@@ -405,7 +413,12 @@ impl<T, F> Pool<T, F> {
             return None;
         }
         let victim = generation.wrapping_sub(1);
-        for (index, local) in self.state.locals.candidates(half(victim), own.unwrap_or(0)) {
+        let named = locals.may_have_candidates(half(victim));
+        for (index, local) in named
+            .then(|| locals.candidates(half(victim), own.unwrap_or(0)))
+            .into_iter()
+            .flatten()
+        {
             let guard = pinned.get_or_insert_with(epoch::pin);
             if let Some(value) = local.steal(victim, guard, &self.state.locals.bit(index)) {
                 return Some((value, Event::FromVictim));

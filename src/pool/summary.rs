@@ -380,6 +380,29 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// Whether [`candidates`](Self::candidates) of `set` below `limit`
+    /// may name anything: `false` when those indices fit in the upper
+    /// level's first group (4096 indices) and its word of `set` is zero,
+    /// which is the one word such a scan would read first. Lets a miss
+    /// skip setting the scan up.
+    #[inline]
+    pub(crate) fn may_name_any(&self, set: usize, limit: usize) -> bool {
+        if limit > BITS * BITS {
+            return true;
+        }
+        let groups = self.groups.groups(0);
+        if groups.is_null() {
+            return false;
+        }
+        // SAFETY: S1: a non-null bucket lives as long as its level;
+        // bucket 0 holds upper group 0.
+        let group = unsafe { &*groups };
+        // Relaxed [summary-scan]: as in `Window::word`, whose load this is.
+        group.sets[set].load(Ordering::Relaxed) != 0
+    }
+}
+
 impl fmt::Debug for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Summary").finish_non_exhaustive()
@@ -553,6 +576,21 @@ mod tests {
 
     fn scan(summary: &Summary, set: usize, start: usize, limit: usize) -> Vec<usize> {
         summary.candidates(set, start, limit).collect()
+    }
+
+    #[test]
+    fn a_scan_of_an_empty_set_is_skipped_only_when_it_would_name_nothing() {
+        let summary = Summary::new();
+        assert!(!summary.may_name_any(1, 64), "nothing marked yet");
+        let bit = summary.bit(4000);
+        bit.mark(1);
+        assert!(summary.may_name_any(1, 4096));
+        assert!(!summary.may_name_any(0, 4096), "only set 1 was marked");
+        // Past the upper level's first group the answer is always yes.
+        assert!(summary.may_name_any(0, 4097));
+        bit.clear(1);
+        assert!(!summary.may_name_any(1, 4096), "the clear emptied the group");
+        assert_eq!(scan(&summary, 1, 0, 4096), Vec::<usize>::new());
     }
 
     #[test]

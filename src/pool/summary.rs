@@ -378,9 +378,7 @@ impl Summary {
             window: Window::default(),
         }
     }
-}
 
-impl Summary {
     /// Whether [`candidates`](Self::candidates) of `set` below `limit`
     /// may name anything: `false` when those indices fit in the upper
     /// level's first group (4096 indices) and its word of `set` is zero,

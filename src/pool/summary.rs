@@ -587,7 +587,10 @@ mod tests {
         // Past the upper level's first group the answer is always yes.
         assert!(summary.may_name_any(0, 4097));
         bit.clear(1);
-        assert!(!summary.may_name_any(1, 4096), "the clear emptied the group");
+        assert!(
+            !summary.may_name_any(1, 4096),
+            "the clear emptied the group"
+        );
         assert_eq!(scan(&summary, 1, 0, 4096), Vec::<usize>::new());
     }
 

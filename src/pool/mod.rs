@@ -208,13 +208,7 @@ impl<T, F> Pool<T, F> {
     /// whole lookup.
     #[inline(never)]
     fn try_take_slow_into(&self, out: &mut MaybeUninit<T>) -> bool {
-        match self.take_pooled(Some(Event::Missed)) {
-            Some(value) => {
-                out.write(value);
-                true
-            }
-            None => false,
-        }
+        write_found(self.take_pooled(Some(Event::Missed)), out)
     }
 
     /// The whole lookup; `miss` is what to count when nothing is found

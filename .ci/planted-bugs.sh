@@ -402,6 +402,13 @@ BUGS = [
     ("summary-group: the upper clear does not reread the group's word",
      [("pool/summary.rs", "if self.word(set).load(Ordering::Relaxed) != 0 {",
        "if false {")], SUMMARY),
+    ("summary shortcut: a miss skips the scans whatever the upper word says",
+     [("pool/summary.rs", "group.sets[set].load(Ordering::Relaxed) != 0",
+       "group.sets[set].load(Ordering::Relaxed) != 0 && false")], SUMMARY),
+    ("summary tail: a scan never reads its first group's bits below its start",
+     [("pool/summary.rs", """                Some(group) if group == self.first => {
+                    self.tail = true;""", """                Some(group) if group == self.first => {
+                    self.tail = false;""")], SUMMARY),
     ("summary-publish: a scan loads a group's bucket Relaxed",
      [("pool/summary.rs", """        // Acquire [summary-publish]: as in `place`.
         self.buckets[bucket].load(Ordering::Acquire)""", """        // Acquire [summary-publish]: as in `place`.

@@ -59,8 +59,9 @@ fn values_come_back_private_first_then_own_chain_newest_first() {
 }
 
 /// A value wider than two words moves in and out of the private slot word
-/// by word, and `take` and `try_take` return it through one place on every
-/// path (see `word_copy`, `Pool::take_into` and `Pool::try_take_into`):
+/// by word, and `take` and `try_take` return it through one place for the
+/// private slot's value and another for every other path (see
+/// `word_copy`, `Pool::take_wide` and `Pool::try_take`):
 /// each comes back whole, whether from the private slot, the own chain or
 /// a steal by a thread with no local yet, and is dropped once.
 #[test]

@@ -244,9 +244,13 @@ BUGS = [
 """, """            true
 """)], DEKKER),
     ("slot-dekker: a claim ignores the drain mark",
-     [("pool/private_slot.rs", """        if self.drain.load(Ordering::Relaxed) == IDLE {
-            return true;""", """        if self.drain.load(Ordering::Relaxed) != usize::MAX {
-            return true;""")], DEKKER),
+     [("pool/private_slot.rs", """        self.drain.load(Ordering::Relaxed) == IDLE
+    }""", """        self.drain.load(Ordering::Relaxed) != usize::MAX
+    }""")], DEKKER),
+    ("slot-dekker: a paired push moves the slot's value out after its claim met a drainer",
+     [("pool/private_slot.rs", "        if !unsafe { self.slot.claim_alone(claimed_at(stamp)) } {\n",
+       "        if !unsafe { self.slot.claim_alone(claimed_at(stamp)) } && false {\n")],
+     [S + "paired_moves_race_two_cleanups_without_losing_or_doubling_a_value"]),
     ("slot-dekker: a fill ignores the drain mark",
      [("pool/private_slot.rs", "        self.slot.drain.load(Ordering::Relaxed) == IDLE\n",
        "        self.slot.drain.load(Ordering::Relaxed) != usize::MAX\n")], SETTLE),

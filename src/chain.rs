@@ -206,19 +206,30 @@ impl<T> RawChain<T> {
     /// As for [`RawChain::push_head`].
     #[inline]
     pub(crate) unsafe fn push_head_pair(&self, older: T, newer: T, growth: Growth<'_>) -> bool {
-        // SAFETY: the producer alone touches `head` (I1).
-        let head = self.head.with(|p| unsafe { *p });
-        if head.is_null() {
-            // SAFETY: forwarded from the caller.
-            return unsafe { self.push_one_by_one(older, newer, growth) };
-        }
-        // SAFETY: the head link is never retired while it is the head (I1);
-        // we are the producer of its ring.
-        match unsafe { deref(head).ring.push_head_pair(older, newer) } {
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.try_push_head_pair(older, newer) } {
             Ok(was_empty) => was_empty,
             // SAFETY: forwarded from the caller.
             Err((older, newer)) => unsafe { self.push_one_by_one(older, newer, growth) },
         }
+    }
+
+    /// [`push_head_pair`](Self::push_head_pair) when the head ring has
+    /// room for both (`Ok(was_empty)`); gives both back otherwise.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    #[inline(always)]
+    pub(crate) unsafe fn try_push_head_pair(&self, older: T, newer: T) -> Result<bool, (T, T)> {
+        // SAFETY: the producer alone touches `head` (I1).
+        let head = self.head.with(|p| unsafe { *p });
+        if head.is_null() {
+            return Err((older, newer));
+        }
+        // SAFETY: the head link is never retired while it is the head (I1);
+        // we are the producer of its ring.
+        unsafe { deref(head).ring.push_head_pair(older, newer) }
     }
 
     /// `push_head_pair` when the head ring lacks room for both: the first
@@ -229,7 +240,7 @@ impl<T> RawChain<T> {
     /// As for [`RawChain::push_head`].
     #[cold]
     #[inline(never)]
-    unsafe fn push_one_by_one(&self, older: T, newer: T, growth: Growth<'_>) -> bool {
+    pub(crate) unsafe fn push_one_by_one(&self, older: T, newer: T, growth: Growth<'_>) -> bool {
         // SAFETY: forwarded from the caller.
         let first = unsafe { self.push_head(older, growth) };
         // SAFETY: forwarded from the caller.

@@ -177,7 +177,7 @@ impl<T> Ring<T> {
     /// # Safety
     ///
     /// As for [`Ring::push_head`].
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn push_head_pair(&self, older: T, newer: T) -> Result<bool, (T, T)> {
         // Relaxed [own-head]: as in push_head.
         let (head, tail) = unpack(self.head_tail.load(Ordering::Relaxed));

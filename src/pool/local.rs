@@ -174,6 +174,64 @@ impl<T> Local<T> {
         }
     }
 
+    /// Whether the private slot is FULL with a value put at `generation`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1).
+    #[inline(always)]
+    pub(crate) unsafe fn private_is_full_at(&self, generation: usize) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }.is_full_at(generation)
+    }
+
+    /// Moves the private value, just found FULL at `generation`, into
+    /// `out`; false if a drainer is about, and then the caller calls
+    /// [`private_claim_met_drainer`](Self::private_claim_met_drainer) next.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the slot's accessor (L1), and its last look at the
+    /// slot found it FULL at `generation`.
+    #[inline(always)]
+    pub(crate) unsafe fn take_private_seen_full(
+        &self,
+        generation: usize,
+        out: &mut MaybeUninit<T>,
+    ) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter().take_seen_full_alone(generation, out) }
+    }
+
+    /// The rest of a claim that met a drainer.
+    ///
+    /// # Safety
+    ///
+    /// As for [`take_private_seen_full`](Self::take_private_seen_full),
+    /// which just returned false.
+    pub(crate) unsafe fn private_claim_met_drainer(&self, generation: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.private.enter() }.claim_met_drainer(generation);
+    }
+
+    /// Pushes `older`, then `newer`, onto `chains[half]` with one
+    /// read-modify-write if the head ring has room for both; gives both
+    /// back otherwise. `Ok(true)` if the ring was empty before.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L2).
+    #[inline(always)]
+    pub(crate) unsafe fn try_push_pair(
+        &self,
+        half: usize,
+        older: T,
+        newer: T,
+    ) -> Result<bool, (T, T)> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.chains[half].try_push_head_pair(older, newer) }
+    }
+
     /// Whether the private slot is EMPTY, listed and unmarked (what
     /// [`private_room`](Self::private_room) calls [`Room::Private`]):
     /// `put`'s fast path, two loads of the local's own line;

@@ -404,6 +404,24 @@ impl<T> PrivateSlot<T> {
     /// The caller is the accessor and saw the slot FULL at `stamp`.
     #[inline(always)]
     unsafe fn claim(&self, claim: usize, stamp: usize) -> bool {
+        // SAFETY: forwarded from the caller.
+        if unsafe { self.claim_alone(claim) } {
+            return true;
+        }
+        self.claim_failed(stamp);
+        false
+    }
+
+    /// [`claim`](Self::claim) without its answer to a drainer: on false,
+    /// the caller calls [`claim_failed`](Self::claim_failed) before
+    /// anything else touches the slot (a put's paired push does, in a
+    /// function of its own, so that its common path makes no call).
+    ///
+    /// # Safety
+    ///
+    /// As for `claim`.
+    #[inline(always)]
+    unsafe fn claim_alone(&self, claim: usize) -> bool {
         // Relaxed [slot-dekker]: ordered before the `drain` load below by
         // the asymmetric fence, not by its ordering (P4).
         self.state.store(claim, Ordering::Relaxed);
@@ -411,11 +429,7 @@ impl<T> PrivateSlot<T> {
         // Relaxed [slot-dekker]: IDLE, the only value we act on, was stored
         // before any mark we must see (P4), or by us, or by a drainer that
         // took nothing.
-        if self.drain.load(Ordering::Relaxed) == IDLE {
-            return true;
-        }
-        self.claim_failed(stamp);
-        false
+        self.drain.load(Ordering::Relaxed) == IDLE
     }
 
     /// A claim that met a drainer: the slot becomes CLAIMED at `stamp` (a
@@ -778,6 +792,41 @@ impl<'a, T> Access<'a, T> {
         // Relaxed [slot-state]: as in `take_claimed`.
         self.slot.state.store(EMPTY, Ordering::Relaxed);
         true
+    }
+
+    /// Moves the value, which the last look found FULL at `stamp`, into
+    /// `out`, as [`take_if_put_at`](Self::take_if_put_at) does, but leaves
+    /// a drainer's case to the caller: false means the caller must call
+    /// [`claim_met_drainer`](Self::claim_met_drainer) next.
+    ///
+    /// # Safety
+    ///
+    /// As for [`take`](Self::take).
+    #[inline(always)]
+    pub(crate) unsafe fn take_seen_full_alone(
+        &self,
+        stamp: usize,
+        out: &mut MaybeUninit<T>,
+    ) -> bool {
+        // SAFETY: forwarded from the caller.
+        if !unsafe { self.slot.claim_alone(claimed_at(stamp)) } {
+            return false;
+        }
+        // SAFETY: as in `take_if_put_at`.
+        self.slot
+            .value
+            .with_mut(|v| unsafe { word_copy::copy(v.cast::<T>(), out.as_mut_ptr()) });
+        // Relaxed [slot-state]: as in `take_claimed`.
+        self.slot.state.store(EMPTY, Ordering::Relaxed);
+        true
+    }
+
+    /// What `claim` does when it meets a drainer, after a
+    /// [`take_seen_full_alone`](Self::take_seen_full_alone) that met one.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn claim_met_drainer(&self, stamp: usize) {
+        self.slot.claim_failed(stamp);
     }
 
     /// Lends the value in place if the slot is FULL with a value put at

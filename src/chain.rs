@@ -240,7 +240,7 @@ impl<T> RawChain<T> {
     /// As for [`RawChain::push_head`].
     #[cold]
     #[inline(never)]
-    pub(crate) unsafe fn push_one_by_one(&self, older: T, newer: T, growth: Growth<'_>) -> bool {
+    unsafe fn push_one_by_one(&self, older: T, newer: T, growth: Growth<'_>) -> bool {
         // SAFETY: forwarded from the caller.
         let first = unsafe { self.push_head(older, growth) };
         // SAFETY: forwarded from the caller.

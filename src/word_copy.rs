@@ -73,11 +73,11 @@ pub(crate) unsafe fn copy<T>(src: *const T, dst: *mut T) {
 
 /// Reads the value in `src` out, as `src.assume_init_read()` does, with
 /// loads the compiler keeps: it cannot turn the read into a copy that
-/// makes the caller's place and `src` one place. Pool::take_wide needs
-/// that: otherwise the compiler gives its other path's value the same
-/// stack place, and the value a take finds in the private slot goes
-/// through that place too (with a plain read, a put + take + write loop
-/// of a 4 KiB `Vec` ran 11.8 ns, against 3.6 ns).
+/// makes the caller's place and `src` one place. `Pool::take_wide` and
+/// `Pool::try_take` need that: otherwise the compiler gives their other
+/// path's value the same stack place, and the value a take finds in the
+/// private slot goes through that place too (with a plain read, a put +
+/// take + write loop of a 4 KiB `Vec` ran 11.8 ns, against 3.6 ns).
 ///
 /// # Safety
 ///

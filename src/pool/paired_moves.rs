@@ -190,6 +190,17 @@ mod tests {
         count
     }
 
+    /// A fixed sequence of pseudo-random numbers (xorshift from `seed`),
+    /// each below the bound it is asked for.
+    fn numbers_below(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |below| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        }
+    }
+
     fn ratio(ops: &str) -> f64 {
         read_modify_writes(ops, true) as f64 / read_modify_writes(ops, false) as f64
     }
@@ -214,13 +225,7 @@ mod tests {
     /// yet). Deterministic: the random sequences come from a fixed seed.
     #[test]
     fn pairing_never_costs_more_than_one_percent_over_single_moves() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut random = move |below: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % below
-        };
+        let mut random = numbers_below(0x9e37_79b9_7f4a_7c15);
         let mut sequences = Vec::new();
         for depth in 1..=11 {
             sequences.push(("t".repeat(depth) + &"p".repeat(depth)).repeat(200));
@@ -332,13 +337,7 @@ mod tests {
 
     #[test]
     fn the_compact_runs_decide_as_the_plain_rule_does() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut random = move |below: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % below
-        };
+        let mut random = numbers_below(0x2545_f491_4f6c_dd1d);
         let (mut runs, mut rule) = (Runs::default(), PlainRule::default());
         let mut paired = 0;
         for _ in 0..3000 {

@@ -783,14 +783,8 @@ impl<'a, T> Access<'a, T> {
         if !unsafe { self.slot.claim(claimed_at(stamp), stamp) } {
             return false;
         }
-        // SAFETY: P1 and P2: the successful claim keeps drainers out and the
-        // value initialized; copied once, as the state becomes EMPTY. By
-        // words, as the fill wrote it.
-        self.slot
-            .value
-            .with_mut(|v| unsafe { word_copy::copy(v.cast::<T>(), out.as_mut_ptr()) });
-        // Relaxed [slot-state]: as in `take_claimed`.
-        self.slot.state.store(EMPTY, Ordering::Relaxed);
+        // SAFETY: the claim succeeded.
+        unsafe { self.move_out_claimed(out) };
         true
     }
 
@@ -812,13 +806,26 @@ impl<'a, T> Access<'a, T> {
         if !unsafe { self.slot.claim_alone(claimed_at(stamp)) } {
             return false;
         }
-        // SAFETY: as in `take_if_put_at`.
+        // SAFETY: the claim succeeded.
+        unsafe { self.move_out_claimed(out) };
+        true
+    }
+
+    /// Moves the value into `out` and leaves the slot EMPTY.
+    ///
+    /// # Safety
+    ///
+    /// This access's claim of the FULL slot just succeeded.
+    #[inline(always)]
+    unsafe fn move_out_claimed(&self, out: &mut MaybeUninit<T>) {
+        // SAFETY: P1 and P2: the successful claim keeps drainers out and the
+        // value initialized; copied once, as the state becomes EMPTY. By
+        // words, as the fill wrote it.
         self.slot
             .value
             .with_mut(|v| unsafe { word_copy::copy(v.cast::<T>(), out.as_mut_ptr()) });
         // Relaxed [slot-state]: as in `take_claimed`.
         self.slot.state.store(EMPTY, Ordering::Relaxed);
-        true
     }
 
     /// What `claim` does when it meets a drainer, after a

@@ -829,9 +829,9 @@ impl<'a, T> Access<'a, T> {
     }
 
     /// What `claim` does when it meets a drainer, after a
-    /// [`take_seen_full_alone`](Self::take_seen_full_alone) that met one.
-    #[cold]
-    #[inline(never)]
+    /// [`take_seen_full_alone`](Self::take_seen_full_alone) that met one
+    /// (`claim_failed` is out of line already).
+    #[inline]
     pub(crate) fn claim_met_drainer(&self, stamp: usize) {
         self.slot.claim_failed(stamp);
     }

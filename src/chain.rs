@@ -320,18 +320,32 @@ impl<T> RawChain<T> {
         newest: &mut MaybeUninit<T>,
         next: &mut MaybeUninit<T>,
     ) -> usize {
-        // SAFETY: the producer alone touches `head` (I1).
-        let head = self.head.with(|p| unsafe { *p });
-        if head.is_null() {
-            return 0;
-        }
-        // SAFETY: the head link is never retired while it is the head (I1);
-        // we are the producer of its ring.
-        if unsafe { deref(head).ring.pop_head_pair_into(newest, next) } {
+        // SAFETY: forwarded from the caller.
+        if unsafe { self.try_pop_head_pair_into(newest, next) } {
             return 2;
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.pop_two_by_one(newest, next) }
+    }
+
+    /// [`pop_head_pair_into`](Self::pop_head_pair_into) when the head ring
+    /// holds two or more; returns whether it wrote both. Takes nothing
+    /// otherwise.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    #[inline(always)]
+    pub(crate) unsafe fn try_pop_head_pair_into(
+        &self,
+        newest: &mut MaybeUninit<T>,
+        next: &mut MaybeUninit<T>,
+    ) -> bool {
+        // SAFETY: the producer alone touches `head` (I1).
+        let head = self.head.with(|p| unsafe { *p });
+        // SAFETY: the head link is never retired while it is the head (I1);
+        // we are the producer of its ring.
+        !head.is_null() && unsafe { deref(head).ring.pop_head_pair_into(newest, next) }
     }
 
     /// `pop_head_pair_into` when the head ring holds fewer than two: the

@@ -366,13 +366,16 @@ impl PoolModel {
             let pair =
                 own.runs.plan(Direction::Take) && own.private.is_none() && own.lent.is_none();
             let chain = &mut own.chains[chain_of(generation)];
-            if let Some(id) = chain.pop_back() {
-                served(&mut effects, id, Tier::OwnChain);
-                let next = if pair { chain.pop_back() } else { None };
-                own.runs.record(1 + usize::from(next.is_some()));
-                if let Some(next) = next {
-                    own.private = Some((next, generation));
+            match chain.pop_back() {
+                Some(id) => {
+                    served(&mut effects, id, Tier::OwnChain);
+                    let next = if pair { chain.pop_back() } else { None };
+                    own.runs.record(1 + usize::from(next.is_some()));
+                    if let Some(next) = next {
+                        own.private = Some((next, generation));
+                    }
                 }
+                None => own.runs.record(0),
             }
         }
         // 3. Other threads' primary chains, oldest first, from the next index.
@@ -471,6 +474,7 @@ impl PoolModel {
                     own.runs.record(2);
                 }
                 None if self.rules.max_chain.is_some_and(|max| chain.len() >= max) => {
+                    own.runs.record(0);
                     effects.dropped.push(id);
                     self.counts.discarded += 1;
                 }

@@ -562,11 +562,40 @@ impl<T> Local<T> {
                 None => 0,
             }
         };
-        if popped > 0 {
-            // SAFETY: forwarded from the caller.
-            unsafe { self.moves.record(popped) };
-        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.moves.record(popped) };
         popped
+    }
+
+    /// An overflow take's common case of [`take_private_settling`]
+    /// (Self::take_private_settling) then [`pop_own`](Self::pop_own): the
+    /// slot is EMPTY, listed and unmarked, the runs say pair, and the head
+    /// ring holds two values; pops them, `newest` first. Returns whether it
+    /// did; if not, it changed nothing that those two would see (a plan
+    /// that moves nothing writes nothing, or only what the next plan in
+    /// the same direction writes again).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns this local (L1, L2, L5).
+    #[inline(always)]
+    pub(crate) unsafe fn pop_own_pair(
+        &self,
+        generation: usize,
+        newest: &mut MaybeUninit<T>,
+        next: &mut MaybeUninit<T>,
+    ) -> bool {
+        // SAFETY: forwarded from the caller.
+        if !unsafe { self.private_is_listed_empty() && self.moves.plan(Direction::Take) } {
+            return false;
+        }
+        // SAFETY: forwarded from the caller.
+        if !unsafe { self.chains[half(generation)].try_pop_head_pair_into(newest, next) } {
+            return false;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.moves.record(2) };
+        true
     }
 
     /// Starts a put's push onto the primary chain (L5): whether to push
@@ -581,7 +610,8 @@ impl<T> Local<T> {
         unsafe { self.moves.plan(Direction::Put) }
     }
 
-    /// Records a planned push that moved `moved` values (L5).
+    /// Records a planned push that moved `moved` values, 0 if it dropped
+    /// the value (L5).
     ///
     /// # Safety
     ///

@@ -635,6 +635,10 @@ impl<T, F> Pool<T, F> {
             },
         };
         if max_chain != usize::MAX && local.chain_len(half) >= max_chain {
+            if planned {
+                // SAFETY: as above (L5).
+                unsafe { local.record_push(0) };
+            }
             self.count(Some(local), Event::Discarded, 1);
             return drop(value);
         }
@@ -1170,9 +1174,26 @@ impl<T, F: Fn() -> T> Pool<T, F> {
     /// the private slot in full (a value stamped later, an expired one, a
     /// slot a drain held up), then the own chain's head (inline here, so an
     /// overflow take makes one call), the rest of Go's order, and `create`.
+    /// An overflow take's case comes first, a paired pop from the own
+    /// chain's head ring ([`take_paired`](Self::take_paired)); every other
+    /// case leaves by a tail call, so that the common one saves fewer
+    /// registers.
     #[inline(never)]
     fn take_behind_private(&self, local: &Local<T>, generation: usize) -> T {
-        self.take_behind_private_inline(local, generation)
+        let mut newest = MaybeUninit::uninit();
+        if self.take_paired(local, generation, &mut newest) {
+            // SAFETY: `take_paired` returned true, so it wrote the value.
+            return unsafe { newest.assume_init() };
+        }
+        self.take_behind_private_rest(local, generation)
+    }
+
+    /// [`take_behind_private`](Self::take_behind_private) past its first
+    /// case.
+    #[inline(never)]
+    fn take_behind_private_rest(&self, local: &Local<T>, generation: usize) -> T {
+        self.take_from_local(local, generation, None)
+            .unwrap_or_else(|| self.create_counted())
     }
 
     /// [`take_behind_private`](Self::take_behind_private) for
@@ -1184,16 +1205,44 @@ impl<T, F: Fn() -> T> Pool<T, F> {
         generation: usize,
         out: &mut MaybeUninit<T>,
     ) {
+        if !self.take_paired(local, generation, out) {
+            self.take_behind_private_into_rest(local, generation, out);
+        }
+    }
+
+    /// [`take_behind_private_into`](Self::take_behind_private_into) past
+    /// its first case.
+    #[inline(never)]
+    fn take_behind_private_into_rest(
+        &self,
+        local: &Local<T>,
+        generation: usize,
+        out: &mut MaybeUninit<T>,
+    ) {
         if !self.take_from_local_into(local, generation, None, out) {
             out.write(self.create_counted());
         }
     }
 
-    /// The body of `take_behind_private` and `take_behind_private_into`.
+    /// An overflow take's common case: the private slot is empty and the
+    /// runs say pair, so two values come from the own chain's head ring
+    /// ([`Local::pop_own_pair`]), the newest into `out` and the next into
+    /// the private slot. Returns whether it wrote `out`; if not, the rest
+    /// of the take looks at the slot and the chain as if this had not run.
     #[inline(always)]
-    fn take_behind_private_inline(&self, local: &Local<T>, generation: usize) -> T {
-        self.take_from_local(local, generation, None)
-            .unwrap_or_else(|| self.create_counted())
+    fn take_paired(&self, local: &Local<T>, generation: usize, out: &mut MaybeUninit<T>) -> bool {
+        let mut next = MaybeUninit::uninit();
+        // SAFETY: the caller holds the local's thread index, so it owns the
+        // local.
+        if !unsafe { local.pop_own_pair(generation, out, &mut next) } {
+            return false;
+        }
+        self.count(Some(local), Event::FromOwnChain, 1);
+        // SAFETY: `pop_own_pair` wrote both; `next` is read once. The
+        // refill runs no code of the user's, so nothing can unwind past
+        // the value in `out` and leak it.
+        self.refill_private(local, unsafe { next.assume_init() }, generation);
+        true
     }
 
     /// Calls `create`, then counts the value on this thread's counters.

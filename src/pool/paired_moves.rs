@@ -38,23 +38,30 @@ pub(crate) enum Direction {
 /// The owner's recent runs of chain operations (see the module docs).
 /// Counts saturate at [`Runs::LONG`]; a bound of two such runs is none.
 ///
-/// Laid out for the steady state, a run that goes on: `plan` then adds to
-/// and compares one byte, as the bound of the run is worked out when it
-/// starts. Every field is a byte, read and written a byte at a time: with
-/// the progress in a `u16`, the compiler read it as 32 bits right after
+/// Laid out for the steady state, a run that goes on: the run's limit is
+/// worked out when it starts, so `plan` compares two bytes and writes
+/// nothing, and `record` rewrites one. (Kept as a count, a flag and the
+/// two runs, a chain operation spent 11 instructions here; with `plan`
+/// confirming a pair by a store that `record` read back, 23 for both.)
+/// Every field is a byte, read and written a byte at a time: with the
+/// progress in a `u16`, the compiler read it as 32 bits right after
 /// writing it as 16, a load that store-to-load forwarding cannot serve,
-/// and the boxed overflow loop ran 1.3x as long. (Kept as a count, a flag
-/// and the two runs, a chain operation spent 11 instructions here.)
+/// and the boxed overflow loop ran 1.3x as long.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Runs {
-    current: Option<Direction>,
-    /// The current run's bound: the shorter of the last two completed runs
-    /// of its direction, taken when it started; `u8::MAX` if both were
-    /// [`LONG`](Self::LONG).
-    bound: u8,
+    /// The current run's direction plus one; 0 before the first run.
+    current: u8,
+    /// The current run pairs while its progress is below this: twice its
+    /// bound, less three, where the bound is the shorter of the last two
+    /// completed runs of its direction, taken when it started; `u8::MAX`
+    /// if both were [`LONG`](Self::LONG). The rule of the module docs, as
+    /// the progress is twice the operations done, plus one if the last
+    /// pair awaits confirmation, which the current operation gives.
+    limit: u8,
     /// Twice the operations of the current run (chain operations, and
     /// confirmed second operations of paired moves), plus one while its
-    /// last move was paired and is not yet confirmed.
+    /// last move was paired and is not yet confirmed. At most
+    /// `2 * LONG + 1`, below `u8::MAX`.
     progress: u8,
     /// The last two completed runs of each direction (by `Direction` as an
     /// index): `[latest, the one before]`.
@@ -66,50 +73,50 @@ impl Runs {
     /// them bound the next run of their direction no more. (Every long run
     /// pairs all through; with counts that stopped at 255, a run of 1000
     /// operations paired only its first 253.)
-    const LONG: u8 = 127;
+    const LONG: u8 = 126;
 
     /// Starts a chain operation going `direction`; returns whether it
-    /// should move two values. Call [`record`](Self::record) once it has
-    /// moved any.
+    /// should move two values. Call [`record`](Self::record) after it, with
+    /// what it moved.
     #[inline]
     pub(crate) fn plan(&mut self, direction: Direction) -> bool {
-        if self.current == Some(direction) {
-            // A paired move left unconfirmed is confirmed by this operation
-            // of the same run: odd progress rounds up to the next count.
-            let confirmed = (u16::from(self.progress) + 1) & !1;
-            self.progress = confirmed.min(2 * u16::from(Self::LONG)) as u8;
-        } else {
+        if self.current != direction as u8 + 1 {
             self.start(direction);
         }
-        // The run so far plus two is at most the bound.
-        u16::from(self.progress) + 4 <= 2 * u16::from(self.bound)
+        self.progress < self.limit
     }
 
     /// Ends the current run (an unconfirmed pair's second half does not
     /// count) and starts one going `direction`.
     #[inline]
     fn start(&mut self, direction: Direction) {
-        if let Some(ended) = self.current {
-            let runs = &mut self.completed[ended as usize];
+        if let Some(ended) = self.current.checked_sub(1) {
+            let runs = &mut self.completed[usize::from(ended)];
             *runs = [self.progress >> 1, runs[0]];
         }
         let [latest, before] = self.completed[direction as usize];
         let shorter = latest.min(before);
-        self.current = Some(direction);
-        self.bound = if shorter == Self::LONG {
+        self.current = direction as u8 + 1;
+        // Below LONG, twice `shorter` fits a byte.
+        self.limit = if shorter == Self::LONG {
             u8::MAX
         } else {
-            shorter
+            (2 * shorter).saturating_sub(3)
         };
         self.progress = 0;
     }
 
-    /// Records that the planned operation moved `moved` values (1 or 2).
+    /// Records that the planned operation moved `moved` values: 0 (a pop
+    /// that found none, a put that dropped its value), 1 or 2.
     #[inline]
     pub(crate) fn record(&mut self, moved: usize) {
-        // `plan` left the progress even.
-        let counted = (u16::from(self.progress) + 2).min(2 * u16::from(Self::LONG));
-        self.progress = counted as u8 | u8::from(moved == 2);
+        // The operation counts once it moved a value; it confirms a pair
+        // left unconfirmed (odd progress rounds up to the next count);
+        // counts saturate at LONG. `progress` is at most `2 * LONG + 1`,
+        // so the sum fits a byte.
+        let done = self.progress + if moved == 0 { 0 } else { 2 };
+        let confirmed = (done.min(2 * Self::LONG - 1) + 1) & !1;
+        self.progress = confirmed | u8::from(moved == 2);
     }
 }
 
@@ -331,7 +338,9 @@ mod tests {
         }
 
         fn record(&mut self, moved: usize) {
-            (self.done, self.unconfirmed) = ((self.done + 1).min(Runs::LONG), moved == 2);
+            if moved > 0 {
+                (self.done, self.unconfirmed) = ((self.done + 1).min(Runs::LONG), moved == 2);
+            }
         }
     }
 
@@ -348,8 +357,13 @@ mod tests {
             for _ in 0..length {
                 let pair = rule.plan(direction);
                 assert_eq!(runs.plan(direction), pair, "{direction:?}");
-                // A pair may still move one value (a ring boundary).
-                let moved = if pair && random(8) != 0 { 2 } else { 1 };
+                // A pair may still move one value (a ring boundary), and a
+                // pop may find nothing (or a put drop its value).
+                let moved = match random(16) {
+                    0 => 0,
+                    1 | 2 => 1,
+                    _ => 1 + usize::from(pair),
+                };
                 paired += usize::from(moved == 2);
                 rule.record(moved);
                 runs.record(moved);

@@ -147,8 +147,8 @@ BUGS = [
        """        slot.occupied.store(false, Ordering::Release);
         let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });""")], VACATED),
     ("slot-publish: a pair push's fetch_add Relaxed",
-     [("dequeue.rs", "self.head_tail.fetch_add(2 * ONE_HEAD, Ordering::Release);",
-       "self.head_tail.fetch_add(2 * ONE_HEAD, Ordering::Relaxed);")], PAIRED),
+     [("dequeue.rs", "head_tail.fetch_add(2 * ONE_HEAD, Ordering::Release);",
+       "head_tail.fetch_add(2 * ONE_HEAD, Ordering::Relaxed);")], PAIRED),
     ("slot-release: a pair push's flag loads Relaxed",
      [("dequeue.rs", "if first.occupied.load(Ordering::Acquire) || second.occupied.load(Ordering::Acquire) {",
        "if first.occupied.load(Ordering::Relaxed) || second.occupied.load(Ordering::Relaxed) {")], PAIRED),

@@ -14,7 +14,7 @@
 //!   is set; freed by the epoch         link is empty
 //! ```
 
-use crate::dequeue::{check_capacity, Ring, MAX_CAPACITY};
+use crate::dequeue::{check_capacity, PairRoom, Ring, MAX_CAPACITY};
 use crate::sync::{epoch, Arc, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 use crate::unwind::for_each_despite_panics;
 use std::cell::Cell;
@@ -222,14 +222,31 @@ impl<T> RawChain<T> {
     /// As for [`RawChain::push_head`].
     #[inline(always)]
     pub(crate) unsafe fn try_push_head_pair(&self, older: T, newer: T) -> Result<bool, (T, T)> {
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.head_pair_room() } {
+            // SAFETY: as above; no producer call since the room was made.
+            Some(room) => Ok(unsafe { room.push(older, newer) }),
+            None => Err((older, newer)),
+        }
+    }
+
+    /// Two free slots at the head ring's head, if it has them
+    /// ([`Ring::pair_room`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawChain::push_head`].
+    #[inline(always)]
+    pub(crate) unsafe fn head_pair_room(&self) -> Option<PairRoom<'_, T>> {
         // SAFETY: the producer alone touches `head` (I1).
         let head = self.head.with(|p| unsafe { *p });
         if head.is_null() {
-            return Err((older, newer));
+            return None;
         }
-        // SAFETY: the head link is never retired while it is the head (I1);
-        // we are the producer of its ring.
-        unsafe { deref(head).ring.push_head_pair(older, newer) }
+        // SAFETY: the head link is never retired while it is the head (I1),
+        // and only the producer (the caller) moves the head on; we are the
+        // producer of its ring.
+        unsafe { deref(head).ring.pair_room() }
     }
 
     /// `push_head_pair` when the head ring lacks room for both: the first

@@ -179,30 +179,38 @@ impl<T> Ring<T> {
     /// As for [`Ring::push_head`].
     #[inline(always)]
     pub(crate) unsafe fn push_head_pair(&self, older: T, newer: T) -> Result<bool, (T, T)> {
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.pair_room() } {
+            // SAFETY: as above; no producer call since `pair_room`.
+            Some(room) => Ok(unsafe { room.push(older, newer) }),
+            None => Err((older, newer)),
+        }
+    }
+
+    /// The two slots at the head, if both are free: the check of
+    /// [`push_head_pair`](Self::push_head_pair), made before its caller
+    /// has the values, which [`PairRoom::push`] then writes.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::push_head`].
+    #[inline(always)]
+    pub(crate) unsafe fn pair_room(&self) -> Option<PairRoom<'_, T>> {
         // Relaxed [own-head]: as in push_head.
         let (head, tail) = unpack(self.head_tail.load(Ordering::Relaxed));
         if head.wrapping_sub(tail) as usize + 2 > self.slots.len() {
-            return Err((older, newer));
+            return None;
         }
         let (first, second) = (self.slot(head), self.slot(head.wrapping_add(1)));
         // Acquire [slot-release]: as in push_head, for each slot.
         if first.occupied.load(Ordering::Acquire) || second.occupied.load(Ordering::Acquire) {
-            return Err((older, newer));
+            return None;
         }
-        // SAFETY: I3 gives both slots to the producer, as in push_head.
-        first.value.with_mut(|p| unsafe { (*p).write(older) });
-        // SAFETY: as above.
-        second.value.with_mut(|p| unsafe { (*p).write(newer) });
-        // Relaxed [own-flag]: as in push_head.
-        first.occupied.store(true, Ordering::Relaxed);
-        // Relaxed [own-flag]: as in push_head.
-        second.occupied.store(true, Ordering::Relaxed);
-        // Release [slot-publish]: as in push_head; one increment publishes
-        // both values, and a consumer whose CAS moves tail past either
-        // slot acquires both writes.
-        let before = self.head_tail.fetch_add(2 * ONE_HEAD, Ordering::Release);
-        let (head, tail) = unpack(before);
-        Ok(head == tail)
+        Some(PairRoom {
+            head_tail: &self.head_tail,
+            first,
+            second,
+        })
     }
 
     /// Removes the two newest values with one read-modify-write, newest
@@ -335,6 +343,49 @@ impl<T> Ring<T> {
         // producer's next write to this slot (its Acquire flag load).
         slot.occupied.store(false, Ordering::Release);
         Some(value)
+    }
+}
+
+/// Two free slots at a ring's head, found by [`Ring::pair_room`]. Only
+/// the producer makes one; while it holds it, consumers can only free
+/// more slots, so the room stays free until [`push`](Self::push).
+pub(crate) struct PairRoom<'a, T> {
+    head_tail: &'a AtomicU64,
+    first: &'a Slot<T>,
+    second: &'a Slot<T>,
+}
+
+impl<T> PairRoom<'_, T> {
+    /// Writes `older`, then `newer` as the newest value, into the room and
+    /// publishes both with one read-modify-write. Returns whether the ring
+    /// was empty just before, as `push_head` does.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::push_head`], and the producer has made no other
+    /// producer call on the ring since [`Ring::pair_room`] made the room.
+    #[inline(always)]
+    pub(crate) unsafe fn push(self, older: T, newer: T) -> bool {
+        let PairRoom {
+            head_tail,
+            first,
+            second,
+        } = self;
+        // SAFETY: I3 gives both slots to the producer, as in push_head:
+        // `pair_room` saw both flags clear, and only the producer sets them.
+        first.value.with_mut(|p| unsafe { (*p).write(older) });
+        // SAFETY: as above.
+        second.value.with_mut(|p| unsafe { (*p).write(newer) });
+        // Relaxed [own-flag]: as in push_head.
+        first.occupied.store(true, Ordering::Relaxed);
+        // Relaxed [own-flag]: as in push_head.
+        second.occupied.store(true, Ordering::Relaxed);
+        // Release [slot-publish]: as in push_head; one increment publishes
+        // both values, and a consumer whose CAS moves tail past either
+        // slot acquires both writes.
+        let before = head_tail.fetch_add(2 * ONE_HEAD, Ordering::Release);
+        let (head, tail) = unpack(before);
+        head == tail
     }
 }
 

@@ -5,6 +5,7 @@ use super::private_slot::{LentSlot, Look, PrivateSlot};
 use super::stats::{Event, OwnedCounters};
 use super::summary::{Bit, PRIVATE_SLOTS};
 use crate::chain::{Growth, RawChain};
+use crate::dequeue::PairRoom;
 use crate::sync::epoch;
 use crate::unwind::for_each_despite_panics;
 use std::mem::MaybeUninit;
@@ -214,22 +215,17 @@ impl<T> Local<T> {
         unsafe { self.private.enter() }.claim_met_drainer(generation);
     }
 
-    /// Pushes `older`, then `newer`, onto `chains[half]` with one
-    /// read-modify-write if the head ring has room for both; gives both
-    /// back otherwise. `Ok(true)` if the ring was empty before.
+    /// Two free slots at the head of `chains[half]`, if its head ring has
+    /// them: room for a paired push with one read-modify-write.
     ///
     /// # Safety
     ///
-    /// The caller owns this local (L2).
+    /// The caller owns this local (L2), and pushes into the room before
+    /// any other push or pop of its own.
     #[inline(always)]
-    pub(crate) unsafe fn try_push_pair(
-        &self,
-        half: usize,
-        older: T,
-        newer: T,
-    ) -> Result<bool, (T, T)> {
+    pub(crate) unsafe fn pair_room(&self, half: usize) -> Option<PairRoom<'_, T>> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.chains[half].try_push_head_pair(older, newer) }
+        unsafe { self.chains[half].head_pair_room() }
     }
 
     /// Whether the private slot is EMPTY, listed and unmarked (what

@@ -564,28 +564,34 @@ impl<T, F> Pool<T, F> {
     /// A paired push into an empty ring: the chain's summary bit.
     #[cold]
     #[inline(never)]
-    fn paired_into_empty(&self, index: usize, local: &Local<T>, half: usize) {
+    fn paired_into_empty(&self, index: usize, half: usize) {
         self.state.locals.bit(index).mark(half);
-        // SAFETY: the caller holds `index` (L5).
-        unsafe { local.record_push(2) };
         self.note_rings(true);
     }
 
-    /// A paired push that the head ring had no room for.
+    /// A paired push that the head ring had no room for: both values, one
+    /// by one, past it.
     #[cold]
     #[inline(never)]
-    fn push_pair_one_by_one(
+    fn push_pair_past_head_ring(
         &self,
         index: usize,
         local: &Local<T>,
-        older: T,
         newer: T,
-        half: usize,
+        generation: usize,
     ) {
+        let mut older = MaybeUninit::uninit();
+        // SAFETY: the caller holds `index` and has just found the slot FULL
+        // at `generation` (nothing since has touched the slot).
+        if !unsafe { local.take_private_seen_full(generation, &mut older) } {
+            return self.pair_met_drainer(index, local, newer, generation);
+        }
+        // SAFETY: `take_private_seen_full` returned true: it wrote the value.
+        let older = unsafe { older.assume_init() };
         let growth = Growth::new(self.first_capacity, None);
         let bit = || self.state.locals.bit(index);
         // SAFETY: the caller holds `index` (L2, L5).
-        let into_empty = unsafe { local.push_pair(half, older, newer, growth, bit) };
+        let into_empty = unsafe { local.push_pair(half(generation), older, newer, growth, bit) };
         // SAFETY: as above.
         unsafe { local.record_push(2) };
         self.note_rings(into_empty);
@@ -686,20 +692,25 @@ impl<T, F> Pool<T, F> {
         if !unsafe { local.plan_push() } {
             return self.push_planned(index, local, value, generation);
         }
+        let half = half(generation);
+        // The room first, so that the slot's value goes straight into it.
+        // SAFETY: as above; the room is pushed into before any other push
+        // or pop.
+        let Some(room) = (unsafe { local.pair_room(half) }) else {
+            return self.push_pair_past_head_ring(index, local, value, generation);
+        };
         let mut older = MaybeUninit::uninit();
         // SAFETY: as above; the slot was just found FULL at `generation`.
         if !unsafe { local.take_private_seen_full(generation, &mut older) } {
             return self.pair_met_drainer(index, local, value, generation);
         }
         // SAFETY: `take_private_seen_full` returned true: it wrote the value.
-        let older = unsafe { older.assume_init() };
-        let half = half(generation);
+        // The room is this thread's, untouched since `pair_room`.
+        let into_empty = unsafe { room.push(older.assume_init(), value) };
         // SAFETY: as above.
-        match unsafe { local.try_push_pair(half, older, value) } {
-            // SAFETY: as above.
-            Ok(false) => unsafe { local.record_push(2) },
-            Ok(true) => self.paired_into_empty(index, local, half),
-            Err((older, newer)) => self.push_pair_one_by_one(index, local, older, newer, half),
+        unsafe { local.record_push(2) };
+        if into_empty {
+            self.paired_into_empty(index, half);
         }
     }
 

@@ -49,7 +49,9 @@ pub(crate) enum Direction {
 /// and the boxed overflow loop ran 1.3x as long.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Runs {
-    /// The current run's direction plus one; 0 before the first run.
+    /// The current run's direction. At first, a take run of no operations
+    /// with a limit of 0: ending it leaves the completed runs as they
+    /// were, so it is as if there were no run yet.
     current: u8,
     /// The current run pairs while its progress is below this: twice its
     /// bound, less three, where the bound is the shorter of the last two
@@ -80,7 +82,7 @@ impl Runs {
     /// what it moved.
     #[inline]
     pub(crate) fn plan(&mut self, direction: Direction) -> bool {
-        if self.current != direction as u8 + 1 {
+        if self.current != direction as u8 {
             self.start(direction);
         }
         self.progress < self.limit
@@ -90,13 +92,11 @@ impl Runs {
     /// count) and starts one going `direction`.
     #[inline]
     fn start(&mut self, direction: Direction) {
-        if let Some(ended) = self.current.checked_sub(1) {
-            let runs = &mut self.completed[usize::from(ended)];
-            *runs = [self.progress >> 1, runs[0]];
-        }
+        let runs = &mut self.completed[usize::from(self.current & 1)];
+        *runs = [self.progress >> 1, runs[0]];
         let [latest, before] = self.completed[direction as usize];
         let shorter = latest.min(before);
-        self.current = direction as u8 + 1;
+        self.current = direction as u8;
         // Below LONG, twice `shorter` fits a byte.
         self.limit = if shorter == Self::LONG {
             u8::MAX
@@ -110,13 +110,24 @@ impl Runs {
     /// that found none, a put that dropped its value), 1 or 2.
     #[inline]
     pub(crate) fn record(&mut self, moved: usize) {
+        if moved == 2 {
+            return self.record_pair();
+        }
         // The operation counts once it moved a value; it confirms a pair
         // left unconfirmed (odd progress rounds up to the next count);
         // counts saturate at LONG. `progress` is at most `2 * LONG + 1`,
         // so the sum fits a byte.
         let done = self.progress + if moved == 0 { 0 } else { 2 };
-        let confirmed = (done.min(2 * Self::LONG - 1) + 1) & !1;
-        self.progress = confirmed | u8::from(moved == 2);
+        self.progress = (done.min(2 * Self::LONG - 1) + 1) & !1;
+    }
+
+    /// [`record`](Self::record) of a paired move, the steady state's
+    /// case: the count as there, plus one for the confirmation that this
+    /// move awaits. With odd progress `p` the rounding gives `p + 4`, with
+    /// even `p + 3`: either way `(p + 3) | 1`, capped at `2 * LONG + 1`.
+    #[inline(always)]
+    fn record_pair(&mut self) {
+        self.progress = (self.progress.min(2 * Self::LONG - 2) + 3) | 1;
     }
 }
 

@@ -298,9 +298,12 @@ impl<T> Ring<T> {
             // Relaxed [own-slot]: the slots claimed here were written by
             // this producer; winning the RMW against consumers' CAS on the
             // same word is all that ownership needs (I2). Failure reloads.
+            // (The new word is `word` less `count` heads: the same as
+            // `pack(head, tail)`, as the high half wraps on its own, in
+            // fewer instructions.)
             match self.head_tail.compare_exchange_weak(
                 word,
-                pack(head, tail),
+                word.wrapping_sub(u64::from(count) * ONE_HEAD),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {

@@ -563,13 +563,14 @@ impl<T> Local<T> {
         popped
     }
 
-    /// An overflow take's common case of [`take_private_settling`]
-    /// (Self::take_private_settling) then [`pop_own`](Self::pop_own): the
+    /// An overflow take's common case of
+    /// [`take_private_settling`](Self::take_private_settling) then
+    /// [`pop_own`](Self::pop_own): the
     /// slot is EMPTY, listed and unmarked, the runs say pair, and the head
     /// ring holds two values; pops them, `newest` first. Returns whether it
-    /// did; if not, it changed nothing that those two would see (a plan
-    /// that moves nothing writes nothing, or only what the next plan in
-    /// the same direction writes again).
+    /// did. If not, those two run as if it had not: it wrote nothing but
+    /// what their own plan writes all the same (a plan writes only when the
+    /// direction changes, and planning again changes nothing).
     ///
     /// # Safety
     ///

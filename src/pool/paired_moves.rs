@@ -18,7 +18,7 @@
 //! value it left (or the room it made) was used that way. A move pairs when
 //! at least two more operations of the run are expected: the run so far
 //! plus two is at most the shorter of the last two completed runs of that
-//! direction, or always if both were long (127 operations or more: counts
+//! direction, or always if both were long (126 operations or more: counts
 //! stop there). On single-thread sequences (the tests below; docs/design.md,
 //! "Paired moves") this never makes more than 1% more read-modify-writes
 //! than moving one value per operation, and nearly halves them on long
@@ -79,7 +79,9 @@ impl Runs {
 
     /// Starts a chain operation going `direction`; returns whether it
     /// should move two values. Call [`record`](Self::record) after it, with
-    /// what it moved.
+    /// what it moved. Planning again before the record changes nothing
+    /// (the take's paired pop relies on it: a take that cannot pair plans
+    /// once more on its general path).
     #[inline]
     pub(crate) fn plan(&mut self, direction: Direction) -> bool {
         if self.current != direction as u8 {
@@ -382,6 +384,23 @@ mod tests {
             }
         }
         assert!(paired > 10_000, "the sequences pair often: {paired}");
+    }
+
+    #[test]
+    fn planning_again_before_the_record_changes_nothing() {
+        let mut random = numbers_below(0x6a09_e667_f3bc_c908);
+        let mut runs = Runs::default();
+        for _ in 0..20_000 {
+            let direction = [Direction::Take, Direction::Put][random(2) as usize];
+            let mut once = runs;
+            let pair = once.plan(direction);
+            let mut twice = runs;
+            twice.plan(direction);
+            assert_eq!(twice.plan(direction), pair);
+            assert_eq!(twice, once);
+            runs = once;
+            runs.record([0, 1, 2][random(3) as usize]);
+        }
     }
 
     #[test]

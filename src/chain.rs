@@ -207,26 +207,11 @@ impl<T> RawChain<T> {
     #[inline]
     pub(crate) unsafe fn push_head_pair(&self, older: T, newer: T, growth: Growth<'_>) -> bool {
         // SAFETY: forwarded from the caller.
-        match unsafe { self.try_push_head_pair(older, newer) } {
-            Ok(was_empty) => was_empty,
-            // SAFETY: forwarded from the caller.
-            Err((older, newer)) => unsafe { self.push_one_by_one(older, newer, growth) },
-        }
-    }
-
-    /// [`push_head_pair`](Self::push_head_pair) when the head ring has
-    /// room for both (`Ok(was_empty)`); gives both back otherwise.
-    ///
-    /// # Safety
-    ///
-    /// As for [`RawChain::push_head`].
-    #[inline(always)]
-    pub(crate) unsafe fn try_push_head_pair(&self, older: T, newer: T) -> Result<bool, (T, T)> {
-        // SAFETY: forwarded from the caller.
         match unsafe { self.head_pair_room() } {
             // SAFETY: as above; no producer call since the room was made.
-            Some(room) => Ok(unsafe { room.push(older, newer) }),
-            None => Err((older, newer)),
+            Some(room) => unsafe { room.push(older, newer) },
+            // SAFETY: forwarded from the caller.
+            None => unsafe { self.push_one_by_one(older, newer, growth) },
         }
     }
 

@@ -58,6 +58,7 @@ pub mod docs {
     #[doc = "[readme]: crate"]
     #[doc = "[design]: crate::docs::design"]
     #[doc = "[testing]: crate::docs::testing"]
+    #[doc = "[orderings]: crate::docs::orderings"]
     #[doc = ""]
     #[doc = include_str!("../CONTRIBUTING.md")]
     pub mod contributing {}

@@ -52,6 +52,8 @@ pub(crate) mod asymmetric_fence {
 
         #[inline(always)]
         pub(crate) fn light() {
+            // SeqCst [slot-dekker, slot-listing]: the owner's side, a real
+            // fence where there is no process-wide barrier to stand in.
             fence(SeqCst);
         }
 
@@ -59,6 +61,7 @@ pub(crate) mod asymmetric_fence {
             if super::disabled() {
                 return false;
             }
+            // SeqCst [slot-dekker, slot-listing]: the cleanup's side.
             fence(SeqCst);
             true
         }
@@ -124,6 +127,9 @@ pub(crate) mod asymmetric_fence {
 
         #[inline(always)]
         pub(crate) fn light() {
+            // SeqCst [slot-dekker, slot-listing]: the owner's side; the
+            // compiler keeps its store before its load, and the cleanup's
+            // membarrier makes the CPU's full barrier for it.
             compiler_fence(SeqCst);
         }
 
@@ -137,8 +143,12 @@ pub(crate) mod asymmetric_fence {
             if state != AVAILABLE {
                 return false;
             }
+            // SeqCst [slot-dekker, slot-listing]: the cleanup's side; the
+            // fences order its mark before, and its look after, the
+            // barrier that every running thread executes.
             fence(SeqCst);
             let done = membarrier(CMD_PRIVATE_EXPEDITED) == 0;
+            // SeqCst [slot-dekker, slot-listing]: as above.
             fence(SeqCst);
             done
         }
@@ -157,6 +167,9 @@ pub(crate) mod asymmetric_fence {
 
         #[inline(always)]
         pub(crate) fn light() {
+            // SeqCst [slot-dekker, slot-listing]: the owner's side; with no
+            // barrier (`heavy` fails), cleanups leave the slot to its owner,
+            // so this orders nothing that a cleanup relies on.
             compiler_fence(SeqCst);
         }
 
@@ -233,6 +246,8 @@ pub(crate) mod epoch {
         #[inline(always)]
         pub(crate) fn assert_live(&self) {
             #[cfg(loom)]
+            // SeqCst [freed-check]: a std atomic outside the model; only
+            // the flag's own value is read.
             assert!(
                 !self.freed.load(std::sync::atomic::Ordering::SeqCst),
                 "a block freed by the epoch was accessed again (use after free)"
@@ -287,6 +302,7 @@ pub(crate) mod epoch {
         // the memory is never reused, so reading `freed` later is defined.
         unsafe {
             std::ptr::drop_in_place(ptr);
+            // SeqCst [freed-check]: as in `assert_live`.
             (*ptr)
                 .freed_check()
                 .freed

@@ -35,14 +35,22 @@ const THREAD_NAME: &str = "victim-pool-sweeper";
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use victim_pool::Pool;
 ///
 /// static SCRATCH: Pool<Vec<u8>> = Pool::new(Vec::new);
 ///
 /// SCRATCH.register();
-/// victim_pool::sweep_every(Duration::from_secs(1));
-/// victim_pool::sweep_every(Duration::from_millis(500)); // retunes; still one thread
+/// victim_pool::sweep_every(Duration::from_secs(3600));
+/// victim_pool::sweep_every(Duration::from_millis(10)); // retunes the one sweeper
+///
+/// // A buffer left by a thread that has exited is dropped two sweeps later.
+/// std::thread::spawn(|| SCRATCH.put(vec![0; 64])).join().unwrap();
+/// let start = Instant::now();
+/// while SCRATCH.stats().dropped_by_cleanup == 0 {
+///     assert!(start.elapsed() < Duration::from_secs(60), "swept hourly, not every 10 ms");
+///     std::thread::sleep(Duration::from_millis(5));
+/// }
 /// ```
 ///
 /// # Panics
@@ -108,14 +116,20 @@ fn check_interval(caller: &str, interval: Duration) {
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use victim_pool::{Pool, Sweeper};
 ///
 /// static SCRATCH: Pool<Vec<u8>> = Pool::new(Vec::new);
 /// SCRATCH.register();
-/// let sweeper = Sweeper::start(Duration::from_millis(500));
-/// // ... serve requests using SCRATCH ...
-/// drop(sweeper); // stops the thread
+/// let sweeper = Sweeper::start(Duration::from_millis(10));
+/// // ... serve requests using SCRATCH; here, one thread that leaves a buffer ...
+/// std::thread::spawn(|| SCRATCH.put(vec![0; 64])).join().unwrap();
+/// let start = Instant::now();
+/// while SCRATCH.stats().dropped_by_cleanup == 0 {
+///     assert!(start.elapsed() < Duration::from_secs(60), "the sweeper ages the pool");
+///     std::thread::sleep(Duration::from_millis(5));
+/// }
+/// drop(sweeper); // stops and joins the thread
 /// ```
 #[must_use = "dropping a Sweeper stops it at once; keep it, or call `sweep_every`"]
 pub struct Sweeper {

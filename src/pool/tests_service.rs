@@ -100,18 +100,26 @@ fn statistics_count_every_tier_of_go_s_get_order() {
 
 #[test]
 fn a_dropped_pool_leaves_the_registry_and_is_never_touched() {
-    let before = registered_pools();
+    // Other tests register and drop pools concurrently, so the check is on
+    // this pool's own entry, not on the registry's count.
     let pool = StdArc::new(Pool::new(|| 0u8));
     pool.register_arc();
+    let enrollment = lock(&pool.state.enrollment).clone().expect("registered");
     pool.register_arc(); // once only
-    assert!(registered_pools() > before);
+    let again = lock(&pool.state.enrollment).clone().expect("registered");
+    assert!(StdArc::ptr_eq(&enrollment, &again), "enrolled once");
+    drop(again);
+    assert!(registry::is_listed(&enrollment), "listed while alive");
     drop(pool);
-    cleanup_all(); // must not touch the dropped pool
-                   // Other tests register pools concurrently; ours is gone from the count
-                   // that includes it, and nothing crashed.
+    assert!(!registry::is_listed(&enrollment), "the Arc pool left");
+    cleanup_all(); // must not touch the dropped pool (Miri checks)
+
     let boxed = Box::pin(Pool::new(|| 1u8));
     boxed.as_ref().register_pinned();
+    let enrollment = lock(&boxed.state.enrollment).clone().expect("registered");
+    assert!(registry::is_listed(&enrollment), "listed while alive");
     drop(boxed);
+    assert!(!registry::is_listed(&enrollment), "the pinned pool left");
     cleanup_all();
 }
 

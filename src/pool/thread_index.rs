@@ -279,5 +279,27 @@ mod tests {
         });
         done_tx.send(()).unwrap();
         other.join().unwrap();
+
+        // Parallel tests may take the exited thread's global index at once,
+        // so its release at thread exit is checked on a registry of our own.
+        static PRIVATE: Threads = Threads::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let exiting = std::thread::spawn(move || {
+            let index = ThreadIndex {
+                place: Place::of(lock(&PRIVATE.registry).acquire()),
+                threads: &PRIVATE,
+            };
+            tx.send(index.place.index).unwrap();
+            // As `current` arranges it: given back by the thread's exit.
+            assert!(hold_until_thread_exit(Box::new(index)).is_ok());
+            done_rx.recv().unwrap();
+        });
+        let exited = rx.recv().unwrap();
+        assert!(lock(&PRIVATE.registry).taken[exited], "owned while alive");
+        done_tx.send(()).unwrap();
+        exiting.join().unwrap();
+        assert!(!lock(&PRIVATE.registry).taken[exited], "free once exited");
+        assert_eq!(PRIVATE.releases.load(Ordering::Relaxed), 1);
     }
 }

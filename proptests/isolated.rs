@@ -188,7 +188,17 @@ fn a_burst_is_given_back_after_two_sweeps_idle_threads_private_slots_included() 
     let _alone = alone();
     const THREADS: usize = 4;
     const PER_THREAD: usize = 2_500;
-    static BURST: Pool<Vec<u8>> = Pool::new(Vec::new);
+    // A static pool's create function captures nothing, so the drop
+    // ledger is static too.
+    static DROPS: std::sync::OnceLock<StdArc<Drops>> = std::sync::OnceLock::new();
+    static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+    fn create() -> Tracked {
+        tracked(
+            DROPS.get_or_init(Default::default),
+            NEXT_ID.fetch_add(1, SeqCst),
+        )
+    }
+    static BURST: Pool<Tracked> = Pool::new(create);
     BURST.register();
     let sweeper = Sweeper::start(Duration::from_millis(5));
     let taken = StdArc::new(Barrier::new(THREADS));
@@ -201,7 +211,7 @@ fn a_burst_is_given_back_after_two_sweeps_idle_threads_private_slots_included() 
             let exit_rx = StdArc::clone(&exit_rx);
             std::thread::spawn(move || {
                 // All values are live at once: the burst.
-                let held: Vec<Vec<u8>> = (0..PER_THREAD).map(|_| BURST.take()).collect();
+                let held: Vec<Tracked> = (0..PER_THREAD).map(|_| BURST.take()).collect();
                 taken.wait();
                 for buffer in held {
                     BURST.put(buffer);
@@ -233,7 +243,10 @@ fn a_burst_is_given_back_after_two_sweeps_idle_threads_private_slots_included() 
     // Exited threads' private slots age like everything else.
     wait_until(|| BURST.stats().retained == 0);
     assert_eq!(BURST.stats().dropped_by_cleanup as usize, burst);
+    // Joins the sweeper thread: its last sweep's drops have finished.
     drop(sweeper);
+    // The values' own count, not only the pool's: each id dropped once.
+    assert_eq!(DROPS.get().unwrap().count(), burst);
 }
 
 /// Polls `done` until it holds; fails the test after a minute.

@@ -609,6 +609,9 @@ fn an_exited_threads_expired_private_value_is_left_to_cleanup_and_counted() {
     let stats = pool.stats();
     assert_eq!(stats.dropped_by_cleanup, dropped);
     assert_eq!(stats.retained + dropped, 1);
+    // What the cleanup left, dropping the pool drops: value 0 once in all.
+    drop(Arc::into_inner(pool).expect("the thread's clone is gone"));
+    assert_eq!(log.drain_drops(), vec![0; (1 - dropped) as usize]);
 }
 
 /// A keep rule or reset hook that panics makes `put` drop the value (once)

@@ -10,14 +10,72 @@
 //! and waits for the next, so it keeps its thread index (and its local in
 //! the pool) for the whole case. With two threads the model needs no
 //! knowledge of their indices: every order of two is the same cycle.
+//!
+//! Conservation: every value is dropped exactly once, when and where the
+//! model says. `with_buffer` takes a `Pool<Vec<u8>>`, so the payload cannot
+//! be a type with its own `Drop`; instead a value's buffer has a capacity
+//! that names its id, and this binary's allocator counts the frees of such
+//! buffers.
 #![cfg(not(loom))]
 
 use downstream::with_buffer;
 use proptest::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use victim_pool::model::{Id, PoolModel, Rules, Tier};
+use victim_pool::model::{Effects, Id, PoolModel, Rules, Tier};
 use victim_pool::Pool;
+
+/// More ids than a case can create (one per op at most).
+const MAX_IDS: usize = 64;
+/// Value `id`'s buffer has capacity `ID_BASE + id`: a size nothing else in
+/// this test allocates, so freeing such a buffer is that value's drop.
+const ID_BASE: usize = 40_961;
+
+/// Frees of each value's buffer in the current case.
+static FREES: [AtomicU8; MAX_IDS] = [const { AtomicU8::new(0) }; MAX_IDS];
+
+struct CountingAlloc;
+
+// SAFETY: every call is forwarded unchanged to `System`; counting a free
+// touches only atomics and never allocates.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if layout.align() == 1 {
+            if let Some(count) = layout
+                .size()
+                .checked_sub(ID_BASE)
+                .and_then(|id| FREES.get(id))
+            {
+                count.fetch_add(1, Relaxed);
+            }
+        }
+        // SAFETY: `ptr` came from `System` with this layout (see `alloc`).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+/// The ids freed since `seen` was taken, sorted; brings `seen` up to date.
+fn freed_since(seen: &mut [u8; MAX_IDS]) -> Vec<Id> {
+    let mut freed = Vec::new();
+    for (id, (count, seen)) in FREES.iter().zip(seen.iter_mut()).enumerate() {
+        // Relaxed: frees happen on this thread or on a worker before its
+        // reply (a channel send) or its join; those are the edges.
+        let now = count.load(Relaxed);
+        freed.extend((*seen..now).map(|_| id as Id));
+        *seen = now;
+    }
+    freed
+}
 
 /// A buffer names its value: its content is the id, or it is empty when
 /// the pool has just created it.
@@ -25,9 +83,12 @@ fn id_of(buffer: &[u8]) -> Option<Id> {
     (!buffer.is_empty()).then(|| Id::from_le_bytes(buffer.try_into().expect("an id")))
 }
 
-fn tag(buffer: &mut Vec<u8>, id: Id) {
-    buffer.clear();
+/// Value `id`'s buffer: the id as content, `ID_BASE + id` as capacity.
+fn tagged(id: Id) -> Vec<u8> {
+    assert!((id as usize) < MAX_IDS, "id {id} has no drop counter");
+    let mut buffer = Vec::with_capacity(ID_BASE + id as usize);
     buffer.extend_from_slice(&id.to_le_bytes());
+    buffer
 }
 
 type Job = Box<dyn FnOnce() -> Reply + Send>;
@@ -105,10 +166,13 @@ proptest! {
         let mut held: Vec<Vec<u8>> = Vec::new();
         // The id the model gives the next value the pool creates.
         let mut next_id: Id = 0;
+        // The previous case dropped all its values; counting starts anew.
+        FREES.iter().for_each(|count| count.store(0, Relaxed));
+        let mut seen = [0; MAX_IDS];
 
         for (step, op) in ops.iter().enumerate() {
             let context = || format!("step {step}: {op:?}");
-            match *op {
+            let effects: Effects = match *op {
                 Op::WithBuffer(t) => {
                     let pool = Arc::clone(&pool);
                     let fresh = next_id;
@@ -116,7 +180,7 @@ proptest! {
                         Reply::Got(with_buffer(&pool, |buffer| {
                             let got = id_of(buffer);
                             if got.is_none() {
-                                tag(buffer, fresh);
+                                *buffer = tagged(fresh);
                             }
                             got
                         }))
@@ -127,6 +191,7 @@ proptest! {
                     if got.is_none() {
                         next_id += 1;
                     }
+                    effects
                 }
                 Op::Take(t) | Op::TryTake(t) => {
                     let pool = Arc::clone(&pool);
@@ -143,16 +208,18 @@ proptest! {
                         prop_assert_eq!(effects.got, Some(got.unwrap_or(next_id)), "{}", context());
                         let mut buffer = buffer;
                         if got.is_none() {
-                            tag(&mut buffer, next_id);
+                            buffer = tagged(next_id);
                             next_id += 1;
                         }
                         held.push(buffer);
+                        effects
                     } else {
                         let effects = model.try_take(t, got);
                         prop_assert_eq!(effects.got, got, "{}", context());
                         if got.is_some() {
                             held.push(buffer);
                         }
+                        effects
                     }
                 }
                 Op::Put(t, k) => {
@@ -166,21 +233,33 @@ proptest! {
                         pool.put(buffer);
                         Reply::Done
                     });
-                    model.put(t, id);
+                    model.put(t, id)
                 }
                 Op::Cleanup => {
                     pool.cleanup();
-                    model.cleanup();
+                    model.cleanup()
                 }
-            }
+            };
             // Where every get was served, what was created, dropped and
             // retained: the pool's statistics are the model's.
             prop_assert_eq!(pool.stats(), model.counts(), "{}", context());
+            // The values this step dropped are the ones the model drops.
+            prop_assert_eq!(freed_since(&mut seen), effects.dropped, "{}", context());
         }
 
+        prop_assert_eq!(pool.stats().created, next_id);
+        let mut held_ids: Vec<Id> = held.iter().map(|b| id_of(b).expect("tagged")).collect();
+        held_ids.sort_unstable();
+        drop(held);
+        prop_assert_eq!(freed_since(&mut seen), held_ids, "the held buffers");
         drop(workers);
         for thread in threads {
             thread.join().expect("worker panicked");
         }
+        drop(Arc::into_inner(pool).expect("the workers' clones are gone"));
+        prop_assert_eq!(freed_since(&mut seen), model.retained(), "dropping the pool");
+        // Conservation: every value created was dropped exactly once.
+        prop_assert_eq!(&seen[..next_id as usize], &vec![1; next_id as usize][..]);
+        prop_assert!(seen[next_id as usize..].iter().all(|&frees| frees == 0));
     }
 }

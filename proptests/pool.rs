@@ -614,6 +614,39 @@ fn an_exited_threads_expired_private_value_is_left_to_cleanup_and_counted() {
     assert_eq!(log.drain_drops(), vec![0; (1 - dropped) as usize]);
 }
 
+/// A put that displaces an expired private value drops it, and counts the
+/// put even when that drop panics, so `retained` stays what the pool
+/// holds. Only without the process-wide barrier: with it, cleanups drain
+/// the live thread's slot and nothing is left to displace (`.ci/test` runs
+/// this file both ways).
+#[test]
+fn a_put_whose_displaced_expired_value_panics_on_drop_is_counted_all_the_same() {
+    if victim_pool::cleanups_drain_idle_threads() {
+        return;
+    }
+    use crate::support::{DropLedger, PlantedDropPanic, Tracked};
+    let ledger = DropLedger::with_panicking_drop(2, 0);
+    let pool = Pool::new(|| -> Tracked<'_> { unreachable!("the test never creates") });
+    pool.put(ledger.value(0)); // this thread's private slot
+    pool.cleanup();
+    pool.cleanup(); // expired, and left in the live thread's slot
+    let displaced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.put(ledger.value(1));
+    }));
+    let payload = displaced.expect_err("the displaced value's drop panics");
+    assert_eq!(
+        payload.downcast_ref::<PlantedDropPanic>(),
+        Some(&PlantedDropPanic(0))
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.puts, stats.dropped_by_cleanup, stats.retained),
+        (2, 1, 1)
+    );
+    drop(pool);
+    ledger.assert_each_dropped_once();
+}
+
 /// A keep rule or reset hook that panics makes `put` drop the value (once)
 /// and propagate the panic; the statistics count the value as discarded,
 /// so `retained` still equals what the pool holds.

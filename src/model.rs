@@ -176,12 +176,27 @@ pub struct Rules {
 
 impl Rules {
     /// Whether the keep rule keeps value `id`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `discard_multiple_of` is `Some(0)`.
+    #[track_caller]
     pub fn keeps(&self, id: Id) -> bool {
-        self.discard_multiple_of.is_none_or(|m| id % m != 0)
+        self.discard_multiple_of.is_none_or(|m| {
+            assert!(m != 0, "Rules::discard_multiple_of must not be Some(0)");
+            id % m != 0
+        })
     }
 }
 
 /// The reference model of one pool; see the [module docs](self).
+///
+/// # Panics
+///
+/// Every method that takes a logical `thread` panics if that thread is not
+/// one the model was made with, or has exited; [`exit`](Self::exit) only in
+/// the first case, and [`return_guard`](Self::return_guard) in neither when
+/// the value it gives back was lent (a guard may drop on any thread).
 #[derive(Clone, Debug)]
 pub struct PoolModel {
     locals: Vec<ModelLocal>,
@@ -204,12 +219,18 @@ impl PoolModel {
     /// increasing order, are those of logical threads `ring[0], ring[1], ...`
     /// (any rotation of that order gives the same model). Ids handed out by
     /// [`fresh_id`](Self::fresh_id) and by `create` start at `first_id`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `ring` is not a permutation of `0..ring.len()`.
+    #[track_caller]
     pub fn new(ring: Vec<usize>, first_id: Id, rules: Rules) -> Self {
         let mut sorted = ring.clone();
         sorted.sort_unstable();
         assert!(
             sorted.iter().copied().eq(0..ring.len()),
-            "ring must be a permutation of 0..n"
+            "ring must be a permutation of 0..{}, got {ring:?}",
+            ring.len()
         );
         PoolModel {
             locals: vec![ModelLocal::default(); ring.len()],

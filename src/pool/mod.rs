@@ -158,6 +158,10 @@ impl<T, F> Pool<T, F> {
     }
 
     /// Former name of [`with_first_capacity`](Pool::with_first_capacity).
+    ///
+    /// # Panics
+    ///
+    /// As [`with_first_capacity`](Pool::with_first_capacity).
     #[deprecated(since = "0.2.0", note = "renamed `with_first_capacity`")]
     #[track_caller]
     pub fn with_first_link_capacity(self, capacity: usize) -> Self {
@@ -636,7 +640,7 @@ impl<T, F> Pool<T, F> {
                 Overflow::Chain { value, half, moved } => (value, half, moved, false),
                 Overflow::Expired(expired) => {
                     self.count(Some(local), Event::DroppedByCleanup, 1);
-                    return drop(expired);
+                    return Self::drop_within_put(local, expired);
                 }
             },
         };
@@ -646,7 +650,7 @@ impl<T, F> Pool<T, F> {
                 unsafe { local.record_push(0) };
             }
             self.count(Some(local), Event::Discarded, 1);
-            return drop(value);
+            return Self::drop_within_put(local, value);
         }
         let growth = Growth::new(self.first_capacity, None);
         let bit = || self.state.locals.bit(index);
@@ -665,6 +669,24 @@ impl<T, F> Pool<T, F> {
                 .victim_empty_at
                 .store(generation.wrapping_sub(1), Ordering::Relaxed);
         }
+    }
+
+    /// Drops a value that a put on the owner's `local` displaced or
+    /// refused. [`put_into`](Self::put_into) counts the put once this
+    /// returns; if the value's `Drop` panics, the put is counted here
+    /// instead, so the statistics stay exact.
+    #[cold]
+    #[inline(never)]
+    fn drop_within_put(local: &Local<T>, value: T) {
+        struct CountPutOnUnwind<'a, T>(&'a Local<T>);
+        impl<T> Drop for CountPutOnUnwind<'_, T> {
+            fn drop(&mut self) {
+                self.0.counters.bump_owned(Event::Put, 1);
+            }
+        }
+        let on_unwind = CountPutOnUnwind(local);
+        drop(value);
+        mem::forget(on_unwind);
     }
 
     /// A push onto the primary chain past a private slot that holds a

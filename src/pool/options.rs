@@ -7,7 +7,7 @@ use crate::chain::DEFAULT_FIRST_CAPACITY;
 use crate::dequeue::MAX_CAPACITY;
 use std::fmt;
 use std::mem::ManuallyDrop;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::{self, addr_of};
 
 /// Calls a reset rule stored in an `InlineFn`.
@@ -92,15 +92,21 @@ impl<T> Rules<T> {
 impl<T> Drop for Rules<T> {
     fn drop(&mut self) {
         // Each rule is dropped here and nowhere else: the builder sets a
-        // rule only where there was none, and moves `Rules` whole.
-        if let Some(reset) = &mut self.reset {
-            // SAFETY: the rule was stored once and is dropped once (N3);
-            // `self` is not used afterwards.
-            unsafe { reset.drop_in_place() }
-        }
+        // rule only where there was none, and moves `Rules` whole. A panic
+        // from the reset hook's captures still lets the keep rule drop.
+        let reset = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(reset) = &mut self.reset {
+                // SAFETY: the rule was stored once and is dropped once (N3);
+                // `self` is not used afterwards.
+                unsafe { reset.drop_in_place() }
+            }
+        }));
         if let Some(keep) = &mut self.keep {
             // SAFETY: as above.
             unsafe { keep.drop_in_place() }
+        }
+        if let Err(panic) = reset {
+            resume_unwind(panic);
         }
     }
 }
@@ -309,6 +315,10 @@ impl<T, F: Fn() -> T> PoolBuilder<T, F> {
     }
 
     /// Former name of [`with_first_capacity`](PoolBuilder::with_first_capacity).
+    ///
+    /// # Panics
+    ///
+    /// As [`with_first_capacity`](PoolBuilder::with_first_capacity).
     #[deprecated(since = "0.2.0", note = "renamed `with_first_capacity`")]
     #[track_caller]
     pub fn first_link_capacity(self, capacity: usize) -> Self {

@@ -42,7 +42,11 @@ pub struct PoolStats {
 impl PoolStats {
     /// Gets served by the pool, over all tiers.
     pub fn hits(&self) -> u64 {
-        self.from_private + self.from_own_chain + self.stolen + self.from_victim
+        // Wrapping, as the counters themselves are (the fields are public).
+        self.from_private
+            .wrapping_add(self.from_own_chain)
+            .wrapping_add(self.stolen)
+            .wrapping_add(self.from_victim)
     }
 }
 

@@ -402,6 +402,27 @@ fn bomb(drops: &StdArc<Drops>, id: usize, explodes: bool) -> Bomb {
     }
 }
 
+/// A put that drops a value (here its own, refused by the chain bound)
+/// counts the put even when that drop panics, so `retained` stays what the
+/// pool holds. (The other such drop, of an expired private value the put
+/// displaces, is tested in proptests/pool.rs: it needs a live thread's
+/// slot that cleanups leave alone.)
+#[test]
+fn a_put_whose_drop_panics_is_counted_all_the_same() {
+    let drops = StdArc::new(Drops::default());
+    let pool = Pool::builder(no_create::<Bomb>)
+        .max_chain_per_thread(0)
+        .build();
+    pool.put(bomb(&drops, 0, false)); // the private slot
+    let refused = catch_unwind(AssertUnwindSafe(|| pool.put(bomb(&drops, 1, true))));
+    assert!(refused.is_err(), "the drop's panic reaches the caller");
+    assert_eq!(drops.count(), 1, "the refused value was dropped");
+    let stats = pool.stats();
+    assert_eq!((stats.puts, stats.discarded, stats.retained), (2, 1, 1));
+    drop(pool);
+    assert_eq!(drops.count(), 2);
+}
+
 #[test]
 fn a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once() {
     let drops = StdArc::new(Drops::default());

@@ -119,6 +119,35 @@ fn counted_rules(drops: &StdArc<StdAtomicUsize>) -> PoolBuilder<u32> {
         })
 }
 
+/// A capture whose drop panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("planted panic in a rule's capture");
+    }
+}
+
+#[test]
+fn a_rule_whose_captures_panic_on_drop_still_lets_the_other_drop() {
+    let drops = StdArc::new(StdAtomicUsize::new(0));
+    let (reset, keep) = (PanicsOnDrop, DropCount(StdArc::clone(&drops)));
+    let pool = Pool::builder(|| 0u32)
+        .reset(move |v: &mut u32| {
+            let _ = &reset;
+            *v = 0;
+        })
+        .keep_if(move |_: &u32| {
+            let _ = &keep;
+            true
+        })
+        .build();
+    let dropped = catch_unwind(AssertUnwindSafe(|| drop(pool)));
+    let panic = message(dropped.expect_err("the capture's panic propagates"));
+    assert!(panic.contains("planted panic"), "{panic}");
+    assert_eq!(drops.load(SeqCst), 1, "the keep rule was dropped too");
+}
+
 #[test]
 fn every_rule_is_dropped_exactly_once_built_or_not() {
     let drops = StdArc::new(StdAtomicUsize::new(0));

@@ -90,11 +90,28 @@ global! {
 /// execution with a fresh registry, and each index below 15 has a bucket of
 /// locals to itself, so a model whose threads must share a bucket reserves
 /// the first 15 indices. Outside a model it only wastes `n` indices.
+///
+/// # Panics
+///
+/// Panics, naming `n`, if the indices taken would then be more than thread
+/// indices can name (2^27).
 #[doc(hidden)]
+#[track_caller]
 pub fn reserve_thread_indices(n: usize) {
     let mut registry = lock(&THREADS.registry);
+    let taken = registry.taken.len();
+    let Some(end) = taken
+        .checked_add(n)
+        .filter(|&end| end <= Place::MAX_INDEX + 1)
+    else {
+        drop(registry);
+        panic!(
+            "reserve_thread_indices: {n} more indices than thread indices can name \
+             ({taken} taken, at most {} in all)",
+            Place::MAX_INDEX + 1
+        );
+    };
     // R2 holds: the new indices are taken, so none joins `free`.
-    let end = registry.taken.len() + n;
     registry.taken.resize(end, true);
 }
 
@@ -260,6 +277,24 @@ mod tests {
         assert_eq!(registry.acquire(), 0);
         assert_eq!(registry.acquire(), 2);
         assert_eq!(registry.acquire(), 3);
+    }
+
+    #[test]
+    fn reserving_more_indices_than_can_be_named_panics_naming_the_count() {
+        let before = lock(&THREADS.registry).taken.len();
+        for n in [usize::MAX, Place::MAX_INDEX + 1] {
+            let reserve = std::panic::catch_unwind(|| reserve_thread_indices(n));
+            let payload = reserve.expect_err("too many");
+            let text = payload
+                .downcast_ref::<String>()
+                .expect("a formatted message");
+            assert!(
+                text.starts_with(&format!("reserve_thread_indices: {n} ")),
+                "{text}"
+            );
+        }
+        // Nothing was reserved (other tests may only add threads' indices).
+        assert!(lock(&THREADS.registry).taken.len() < before + 1000);
     }
 
     #[test]

@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn reserving_more_indices_than_can_be_named_panics_naming_the_count() {
         let before = lock(&THREADS.registry).taken.len();
-        for n in [usize::MAX, Place::MAX_INDEX + 1] {
+        for n in [usize::MAX, Place::MAX_INDEX + 2] {
             let reserve = std::panic::catch_unwind(|| reserve_thread_indices(n));
             let payload = reserve.expect_err("too many");
             let text = payload

@@ -370,16 +370,29 @@ fn drop_and_create_may_use_the_pool_they_belong_to() {
 
 #[test]
 fn a_panicking_create_leaves_the_pool_usable() {
-    let fail = StdAtomicBool::new(true);
-    let pool = Pool::new(|| {
-        assert!(!fail.load(SeqCst), "planted create failure");
-        5
-    });
-    assert!(catch_unwind(AssertUnwindSafe(|| pool.take())).is_err());
-    pool.put(1);
-    assert_eq!(pool.take(), 1);
-    fail.store(false, SeqCst);
-    assert_eq!(pool.take(), 5);
+    // Through `take`, `get` and `get_owned`, for a value returned in
+    // registers and for a wide one (`take` has other out-of-line paths).
+    fn check<T: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static>(one: T, five: T) {
+        let fail = StdArc::new(StdAtomicBool::new(true));
+        let failing = StdArc::clone(&fail);
+        let pool = StdArc::new(Pool::new(move || {
+            assert!(!failing.load(SeqCst), "planted create failure");
+            five
+        }));
+        assert!(catch_unwind(AssertUnwindSafe(|| pool.take())).is_err());
+        assert!(catch_unwind(AssertUnwindSafe(|| drop(pool.get()))).is_err());
+        assert!(catch_unwind(AssertUnwindSafe(|| drop(pool.get_owned()))).is_err());
+        assert_eq!(pool.stats().created, 0, "a failed create is not counted");
+        pool.put(one);
+        assert_eq!(pool.take(), one);
+        fail.store(false, SeqCst);
+        assert_eq!(pool.take(), five);
+        assert_eq!(*pool.get(), five, "created again, then given back");
+        let stats = pool.stats();
+        assert_eq!((stats.created, stats.retained), (2, 1));
+    }
+    check(1u64, 5u64);
+    check([1u64; 8], [5u64; 8]);
 }
 
 /// A value whose `Drop` panics if it `explodes`; its drop is counted either

@@ -589,6 +589,14 @@ impl<T> RawChain<T> {
 /// The producer's `push_head`, and its `pop_head` while the newest ring has
 /// values, do not pin the epoch; stealers pin for every `pop_tail`.
 ///
+/// # Progress
+///
+/// `push_head` is wait-free, apart from allocating a ring when it starts
+/// one. `pop_head` and [`ChainStealer::pop_tail`] are lock-free: loops of
+/// compare-and-swap that no other thread's delay can hold up; `pop_tail`
+/// may also run deferred frees of drained rings when it pins.
+/// No operation takes a lock. `len` walks the rings.
+///
 /// # Synchronization
 ///
 /// A `push_head(x)` happens-before the `pop_head` or `pop_tail` that returns `x`.
@@ -654,8 +662,9 @@ impl<T> PoolChain<T> {
         }
     }
 
-    /// Adds `value` as the newest value; allocates a new ring when the newest
-    /// one is full.
+    /// Adds `value` as the newest value; allocates a new ring, twice the
+    /// size, when the newest one refuses it (full, or its next slot still
+    /// being vacated by a stealer).
     pub fn push_head(&self, value: T) {
         let growth = Growth::new(self.first_capacity, Some(&self.allocated_slots));
         // SAFETY: this `!Sync` handle is the only producer.

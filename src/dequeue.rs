@@ -414,6 +414,14 @@ impl<T> Drop for Ring<T> {
 /// Values are stored inline in the ring. Dropping the last handle drops every
 /// value still inside, exactly once.
 ///
+/// # Progress
+///
+/// `push_head` and `push_head_pair` are wait-free (one read-modify-write,
+/// no loop). `pop_head`, `pop_head_pair` and [`DequeueStealer::pop_tail`]
+/// are lock-free: a compare-and-swap loop that no other thread's delay
+/// can hold up. Nothing takes a lock, and nothing allocates after
+/// `new`, which allocates the ring's `capacity` slots.
+///
 /// # Synchronization
 ///
 /// A `push_head(x)` happens-before the `pop_head` or `pop_tail` that returns `x`.

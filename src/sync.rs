@@ -58,12 +58,16 @@ pub(crate) mod asymmetric_fence {
         }
 
         pub(crate) fn heavy() -> bool {
-            if super::disabled() {
+            if !available() {
                 return false;
             }
             // SeqCst [slot-dekker, slot-listing]: the cleanup's side.
             fence(SeqCst);
             true
+        }
+
+        pub(crate) fn available() -> bool {
+            !super::disabled()
         }
     }
 
@@ -133,14 +137,18 @@ pub(crate) mod asymmetric_fence {
             compiler_fence(SeqCst);
         }
 
-        pub(crate) fn heavy() -> bool {
+        pub(crate) fn available() -> bool {
             // Relaxed [barrier-state]: as in `register`; a thread that still
             // reads UNKNOWN registers again.
             let state = match STATE.load(Relaxed) {
                 UNKNOWN => register(),
                 state => state,
             };
-            if state != AVAILABLE {
+            state == AVAILABLE
+        }
+
+        pub(crate) fn heavy() -> bool {
+            if !available() {
                 return false;
             }
             // SeqCst [slot-dekker, slot-listing]: the cleanup's side; the
@@ -176,6 +184,10 @@ pub(crate) mod asymmetric_fence {
         pub(crate) fn heavy() -> bool {
             false
         }
+
+        pub(crate) fn available() -> bool {
+            false
+        }
     }
 
     /// Whether `VICTIM_POOL_NO_MEMBARRIER` turns the heavy side off.
@@ -206,6 +218,13 @@ pub(crate) mod asymmetric_fence {
     /// no process-wide barrier is available.
     pub(crate) fn heavy() -> bool {
         imp::heavy()
+    }
+
+    /// Whether [`heavy`] orders anything here: a process-wide barrier exists
+    /// and is not turned off. Issues no barrier (the first call registers the
+    /// process for them, as the first `heavy` would).
+    pub(crate) fn available() -> bool {
+        imp::available()
     }
 }
 #[cfg(loom)]

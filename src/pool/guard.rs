@@ -157,7 +157,7 @@ macro_rules! value_access {
             }
 
             /// Former name of `into_inner`.
-            #[deprecated(since = "0.2.0", note = "renamed `into_inner`")]
+            #[deprecated(since = "0.1.0", note = "renamed `into_inner`")]
             pub fn take(guard: Self) -> T {
                 Self::into_inner(guard)
             }

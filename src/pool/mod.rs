@@ -55,7 +55,8 @@ use summary::PRIVATE_SLOTS;
 /// Values age only when asked to: every [`cleanup`](Pool::cleanup) moves
 /// what the pool holds into the victim cache and drops what was already
 /// there, so a value nobody takes is dropped by the second cleanup after it
-/// was put. Nothing calls `cleanup` unless you do, directly, through
+/// was put (a live thread's private value: see
+/// [`cleanup`](Pool::cleanup) for when it waits longer). Nothing calls `cleanup` unless you do, directly, through
 /// [`register`](Pool::register) plus [`sweep_every`](crate::sweep_every),
 /// or through a [`Sweeper`]; without any of them a pool keeps every value
 /// it is given until it is taken. Any value in the pool may be dropped at
@@ -85,8 +86,13 @@ use summary::PRIVATE_SLOTS;
 ///
 /// The fast paths (the private slot, and the head of the own chain) take no
 /// lock, pin no epoch, and the private slot path performs no atomic
-/// read-modify-write. A thread's index is reused by the next thread started
-/// after it exits, together with its locals and what they still hold.
+/// read-modify-write once the slot is listed (the first fill after a
+/// cleanup unlisted an idle slot makes one compare-and-swap). A thread's
+/// first operation on any pool takes the crate's thread-registry lock, and
+/// its first on a pool may allocate its local; later operations take no
+/// lock. An exited thread's index goes to the next thread that first uses
+/// a pool (the smallest free index), together with its locals and what
+/// they still hold.
 ///
 /// While a thread is exiting, after its thread-local storage has been torn
 /// down, `put` drops the value instead of pooling it and `take` skips the
@@ -121,9 +127,10 @@ use summary::PRIVATE_SLOTS;
 ///
 /// # Unwind safety
 ///
-/// A pool is `UnwindSafe` and `RefUnwindSafe` when its values are
-/// `UnwindSafe` and its create function is `RefUnwindSafe` (the common
-/// case), so `catch_unwind(|| POOL.get().len())` compiles. A panic in
+/// A pool is `UnwindSafe` when its values and its create function are
+/// `UnwindSafe`, and `RefUnwindSafe` when its values are `UnwindSafe` and
+/// its create function `RefUnwindSafe` (the common case), so
+/// `catch_unwind(|| POOL.get().len())` compiles. A panic in
 /// `create`, a rule or a value's `Drop` leaves the pool consistent.
 pub struct Pool<T, F = fn() -> T> {
     /// Locals, generation, counters: one per loom execution under loom.
@@ -162,7 +169,7 @@ impl<T, F> Pool<T, F> {
     /// # Panics
     ///
     /// As [`with_first_capacity`](Pool::with_first_capacity).
-    #[deprecated(since = "0.2.0", note = "renamed `with_first_capacity`")]
+    #[deprecated(since = "0.1.0", note = "renamed `with_first_capacity`")]
     #[track_caller]
     pub fn with_first_link_capacity(self, capacity: usize) -> Self {
         self.with_first_capacity(capacity)
@@ -480,9 +487,19 @@ impl<T, F> Pool<T, F> {
     /// Gives a value to the pool (Go's `Put`): into this thread's private slot
     /// if it is free, else onto this thread's chain.
     ///
-    /// The value is kept until a thread takes it or two cleanups pass. A
-    /// value that is past two cleanups and is displaced from the private slot
-    /// by this call is dropped here.
+    /// The value is kept until a thread takes it or two cleanups pass (for
+    /// the private slot's value, see [`cleanup`](Pool::cleanup)). A value
+    /// that is past two cleanups and is displaced from the private slot by
+    /// this call is dropped here. A pool's rules (a keep rule, a bound on
+    /// the chain), or a thread that is exiting, may drop the put's value
+    /// here instead (counted as discarded). Pushing onto the chain may
+    /// allocate a ring.
+    ///
+    /// # Panics
+    ///
+    /// If a reset hook or keep rule panics (the value is then discarded),
+    /// or if the `Drop` of a value that this call drops panics; the put is
+    /// counted and the pool stays consistent either way.
     #[inline(always)]
     pub fn put(&self, value: T) {
         match self.held_local() {
@@ -1050,9 +1067,13 @@ impl<T, F> Pool<T, F> {
 
 /// Whether [`Pool::cleanup`] drains the private slots of idle live threads
 /// here: true where the platform offers a process-wide memory barrier
-/// (Linux on x86-64 and AArch64, through `membarrier`), false elsewhere or
-/// if the kernel refuses it. Where false, a live thread's private value
-/// ages only when that thread next uses the pool.
+/// (Linux on x86-64 and AArch64, through `membarrier`), false elsewhere, if
+/// the kernel refuses it, or if the environment variable
+/// `VICTIM_POOL_NO_MEMBARRIER` was set (to any value) before the first
+/// cleanup, for a process that must not interrupt its other threads' CPUs.
+/// Where false, a live thread's private value ages only when that thread
+/// next uses the pool. Asking sends no barrier (the first call may register
+/// the process for them).
 ///
 /// # Examples
 ///
@@ -1067,7 +1088,7 @@ impl<T, F> Pool<T, F> {
 /// ```
 #[must_use]
 pub fn cleanups_drain_idle_threads() -> bool {
-    asymmetric_fence::heavy()
+    asymmetric_fence::available()
 }
 
 impl<T, F: Fn() -> T> Pool<T, F> {

@@ -319,7 +319,7 @@ impl<T, F: Fn() -> T> PoolBuilder<T, F> {
     /// # Panics
     ///
     /// As [`with_first_capacity`](PoolBuilder::with_first_capacity).
-    #[deprecated(since = "0.2.0", note = "renamed `with_first_capacity`")]
+    #[deprecated(since = "0.1.0", note = "renamed `with_first_capacity`")]
     #[track_caller]
     pub fn first_link_capacity(self, capacity: usize) -> Self {
         self.with_first_capacity(capacity)

@@ -15,13 +15,16 @@ const THREAD_NAME: &str = "victim-pool-sweeper";
 /// (Go's pools age at every garbage collection; this is the Rust stand-in).
 ///
 /// The first call starts the crate's sweeper thread, named
-/// `victim-pool-sweeper`: the only thread this crate ever starts, and only
-/// when asked (here or by a [`Sweeper`]). Later calls change its interval;
+/// `victim-pool-sweeper`; the crate starts no other thread except one per
+/// [`Sweeper`], and only when asked. Later calls change its interval;
 /// the last call wins, and the next sweep comes `interval` after it. No
 /// handle to keep: the thread lives as long as the process.
 ///
 /// With interval `i`, a value nobody takes is dropped between `i` and `2i`
-/// after it was put (it must live through two sweeps). Pick `i` so that
+/// after it was put (it must live through two sweeps; a live thread's
+/// private value only where [`cleanups_drain_idle_threads`](crate::cleanups_drain_idle_threads)
+/// is true, and one sweep later if its owner was inside a pool operation
+/// during the sweep). Pick `i` so that
 /// `2i` is longer than the gaps between bursts you want the pool to bridge:
 /// shorter gives memory back sooner, longer re-creates fewer values.
 ///

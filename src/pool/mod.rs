@@ -533,12 +533,15 @@ impl<T, F> Pool<T, F> {
         if unsafe { local.private_is_listed_empty() } {
             // SAFETY: as above; the slot has room.
             unsafe { self.fill_private(local, value, generation) };
+            // Counted after the value moved: counting before it made the
+            // compiler copy the value once more on the stack.
+            self.count(Some(local), Event::Put, 1);
         } else {
+            // Counted first, as by every caller of `put_behind_private`:
+            // it may drop a value, whose `Drop` may panic.
+            self.count(Some(local), Event::Put, 1);
             self.put_behind_private(index, local, value, generation);
         }
-        // Counted after the value moved: counting before it made the
-        // compiler copy the value once more on the stack.
-        self.count(Some(local), Event::Put, 1);
     }
 
     /// `put` when the private slot is not empty, listed and unmarked: into
@@ -548,6 +551,8 @@ impl<T, F> Pool<T, F> {
     /// not two), everything else is in
     /// [`put_behind_private_rest`](Self::put_behind_private_rest).
     /// Not `#[cold]`: that made the overflow loops up to 1.09x slower.
+    /// Callers count the put first: a value this drops may panic in its
+    /// `Drop`.
     #[inline(never)]
     fn put_behind_private(&self, index: usize, local: &Local<T>, value: T, generation: usize) {
         // An overflow put's case first: the slot holds a value put at this
@@ -657,7 +662,7 @@ impl<T, F> Pool<T, F> {
                 Overflow::Chain { value, half, moved } => (value, half, moved, false),
                 Overflow::Expired(expired) => {
                     self.count(Some(local), Event::DroppedByCleanup, 1);
-                    return Self::drop_within_put(local, expired);
+                    return drop(expired);
                 }
             },
         };
@@ -667,7 +672,7 @@ impl<T, F> Pool<T, F> {
                 unsafe { local.record_push(0) };
             }
             self.count(Some(local), Event::Discarded, 1);
-            return Self::drop_within_put(local, value);
+            return drop(value);
         }
         let growth = Growth::new(self.first_capacity, None);
         let bit = || self.state.locals.bit(index);
@@ -686,24 +691,6 @@ impl<T, F> Pool<T, F> {
                 .victim_empty_at
                 .store(generation.wrapping_sub(1), Ordering::Relaxed);
         }
-    }
-
-    /// Drops a value that a put on the owner's `local` displaced or
-    /// refused. [`put_into`](Self::put_into) counts the put once this
-    /// returns; if the value's `Drop` panics, the put is counted here
-    /// instead, so the statistics stay exact.
-    #[cold]
-    #[inline(never)]
-    fn drop_within_put(local: &Local<T>, value: T) {
-        struct CountPutOnUnwind<'a, T>(&'a Local<T>);
-        impl<T> Drop for CountPutOnUnwind<'_, T> {
-            fn drop(&mut self) {
-                self.0.counters.bump_owned(Event::Put, 1);
-            }
-        }
-        let on_unwind = CountPutOnUnwind(local);
-        drop(value);
-        mem::forget(on_unwind);
     }
 
     /// A push onto the primary chain past a private slot that holds a

@@ -422,18 +422,29 @@ fn bomb(drops: &StdArc<Drops>, id: usize, explodes: bool) -> Bomb {
 /// slot that cleanups leave alone.)
 #[test]
 fn a_put_whose_drop_panics_is_counted_all_the_same() {
-    let drops = StdArc::new(Drops::default());
-    let pool = Pool::builder(no_create::<Bomb>)
-        .max_chain_per_thread(0)
-        .build();
-    pool.put(bomb(&drops, 0, false)); // the private slot
-    let refused = catch_unwind(AssertUnwindSafe(|| pool.put(bomb(&drops, 1, true))));
-    assert!(refused.is_err(), "the drop's panic reaches the caller");
-    assert_eq!(drops.count(), 1, "the refused value was dropped");
-    let stats = pool.stats();
-    assert_eq!((stats.puts, stats.discarded, stats.retained), (2, 1, 1));
-    drop(pool);
-    assert_eq!(drops.count(), 2);
+    // Without rules (the put's own path) and with a keep rule (the path
+    // that screens values first).
+    for screened in [false, true] {
+        let drops = StdArc::new(Drops::default());
+        let builder = Pool::builder(no_create::<Bomb>).max_chain_per_thread(0);
+        let pool = if screened {
+            builder.keep_if(|_: &Bomb| true).build()
+        } else {
+            builder.build()
+        };
+        pool.put(bomb(&drops, 0, false)); // the private slot
+        let refused = catch_unwind(AssertUnwindSafe(|| pool.put(bomb(&drops, 1, true))));
+        assert!(refused.is_err(), "the drop's panic reaches the caller");
+        assert_eq!(drops.count(), 1, "the refused value was dropped");
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.puts, stats.discarded, stats.retained),
+            (2, 1, 1),
+            "screened: {screened}"
+        );
+        drop(pool);
+        assert_eq!(drops.count(), 2);
+    }
 }
 
 #[test]

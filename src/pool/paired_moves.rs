@@ -39,35 +39,41 @@ pub(crate) enum Direction {
 /// Counts saturate at [`Runs::LONG`]; a bound of two such runs is none.
 ///
 /// Laid out for the steady state, a run that goes on: the run's limit is
-/// worked out when it starts, so `plan` compares two bytes and writes
-/// nothing, and `record` rewrites one. (Kept as a count, a flag and the
-/// two runs, a chain operation spent 11 instructions here; with `plan`
-/// confirming a pair by a store that `record` read back, 23 for both.)
-/// Every field is a byte, read and written a byte at a time: with the
-/// progress in a `u16`, the compiler read it as 32 bits right after
-/// writing it as 16, a load that store-to-load forwarding cannot serve,
-/// and the boxed overflow loop ran 1.3x as long.
+/// worked out when it starts, and the run's direction and progress share
+/// one word, so `plan` is an exclusive or and a compare, and a paired
+/// move's `record` an add and an or, with no cap: `plan`'s slower path
+/// cuts a long run's progress back long before it could reach the
+/// direction's bit. (Kept as a count, a flag and the two runs, a chain
+/// operation spent 11 instructions here; with `plan` confirming a pair by
+/// a store that `record` read back, 23 for both; with a byte per field and
+/// a capped progress, 14; now 9.) The word and the limit are `repr(C)`
+/// apart, with the completed runs between them, so that no load reads
+/// both: with the progress in a `u16` next to byte fields, the compiler
+/// read it as 32 bits right after writing it as 16, a load that
+/// store-to-load forwarding cannot serve, and the boxed overflow loop ran
+/// 1.3x as long.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub(crate) struct Runs {
-    /// The current run's direction. At first, a take run of no operations
-    /// with a limit of 0: ending it leaves the completed runs as they
-    /// were, so it is as if there were no run yet.
-    current: u8,
-    /// The current run pairs while its progress is below this: twice its
-    /// bound, less three, where the bound is the shorter of the last two
-    /// completed runs of its direction, taken when it started; `u8::MAX`
-    /// if both were [`LONG`](Self::LONG). The rule of the module docs, as
-    /// the progress is twice the operations done, plus one if the last
-    /// pair awaits confirmation, which the current operation gives.
-    limit: u8,
-    /// Twice the operations of the current run (chain operations, and
-    /// confirmed second operations of paired moves), plus one while its
-    /// last move was paired and is not yet confirmed. At most
-    /// `2 * LONG + 1`, below `u8::MAX`.
-    progress: u8,
+    /// The current run: its direction in the top bit ([`Runs::PUT`] for a
+    /// put run), and below it twice the operations of the run (chain
+    /// operations, and confirmed second operations of paired moves), plus
+    /// one while its last move was paired and is not yet confirmed. At
+    /// first, a take run of no operations with a limit of 0: ending it
+    /// leaves the completed runs as they were, so it is as if there were
+    /// no run yet.
+    run: u16,
     /// The last two completed runs of each direction (by `Direction` as an
     /// index): `[latest, the one before]`.
     completed: [[u8; 2]; 2],
+    /// The current run pairs while its progress is below this: twice its
+    /// bound, less three, where the bound is the shorter of the last two
+    /// completed runs of its direction, taken when it started;
+    /// [`ALWAYS`](Self::ALWAYS) if both were [`LONG`](Self::LONG). The
+    /// rule of the module docs, as the progress is twice the operations
+    /// done, plus one if the last pair awaits confirmation, which the
+    /// current operation gives.
+    limit: u16,
 }
 
 impl Runs {
@@ -76,6 +82,22 @@ impl Runs {
     /// pairs all through; with counts that stopped at 255, a run of 1000
     /// operations paired only its first 253.)
     const LONG: u8 = 126;
+    /// The direction bit of a put run in [`run`](Self::run).
+    const PUT: u16 = 1 << 15;
+    /// The limit of a run after two long ones: above every progress that
+    /// `plan` lets through, so that such a run pairs all through.
+    const ALWAYS: u16 = Self::PUT - 16;
+    /// Progress from which `plan`'s slower path cuts it back to
+    /// [`LONG`](Self::LONG)'s: every count at or past `LONG` decides the
+    /// same, and with [`ALWAYS`](Self::ALWAYS) below the bit, the cut keeps
+    /// `record` (at most four more than what `plan` saw) off it.
+    const CUT_BACK: u16 = 1 << 14;
+
+    /// The direction bit of `direction` in [`run`](Self::run).
+    #[inline(always)]
+    fn bit(direction: Direction) -> u16 {
+        (direction as u16) << 15
+    }
 
     /// Starts a chain operation going `direction`; returns whether it
     /// should move two values. Call [`record`](Self::record) after it, with
@@ -84,52 +106,72 @@ impl Runs {
     /// once more on its general path).
     #[inline]
     pub(crate) fn plan(&mut self, direction: Direction) -> bool {
-        if self.current != direction as u8 {
-            self.start(direction);
+        // The progress if the run goes `direction`, else `PUT` or more,
+        // which no limit reaches.
+        let progress = self.run ^ Self::bit(direction);
+        if progress < self.limit {
+            return true;
         }
-        self.progress < self.limit
+        self.plan_past_limit(direction, progress)
+    }
+
+    /// `plan` for a run that goes the other way (it ends here) or is at or
+    /// past its limit (where a long one's progress is cut back).
+    #[inline]
+    fn plan_past_limit(&mut self, direction: Direction, progress: u16) -> bool {
+        if progress >= Self::PUT {
+            self.start(direction);
+            return self.limit > 0;
+        }
+        if progress >= Self::CUT_BACK {
+            self.run = Self::bit(direction) | (2 * u16::from(Self::LONG)) | (progress & 1);
+        }
+        self.limit == Self::ALWAYS
     }
 
     /// Ends the current run (an unconfirmed pair's second half does not
     /// count) and starts one going `direction`.
     #[inline]
     fn start(&mut self, direction: Direction) {
-        let runs = &mut self.completed[usize::from(self.current & 1)];
-        *runs = [self.progress >> 1, runs[0]];
+        let ended = usize::from(self.run >> 15);
+        let done = ((self.run & !Self::PUT) >> 1).min(u16::from(Self::LONG)) as u8;
+        let runs = &mut self.completed[ended];
+        *runs = [done, runs[0]];
         let [latest, before] = self.completed[direction as usize];
         let shorter = latest.min(before);
-        self.current = direction as u8;
-        // Below LONG, twice `shorter` fits a byte.
         self.limit = if shorter == Self::LONG {
-            u8::MAX
+            Self::ALWAYS
         } else {
-            (2 * shorter).saturating_sub(3)
+            (2 * u16::from(shorter)).saturating_sub(3)
         };
-        self.progress = 0;
+        self.run = Self::bit(direction);
     }
 
     /// Records that the planned operation moved `moved` values: 0 (a pop
     /// that found none, a put that dropped its value), 1 or 2.
+    ///
+    /// After `plan`, the progress is below [`ALWAYS`](Self::ALWAYS) (its
+    /// fast path) or below [`CUT_BACK`](Self::CUT_BACK) (its slower path
+    /// cuts it back), so adding at most four stays off the direction's
+    /// bit.
     #[inline]
     pub(crate) fn record(&mut self, moved: usize) {
         if moved == 2 {
             return self.record_pair();
         }
         // The operation counts once it moved a value; it confirms a pair
-        // left unconfirmed (odd progress rounds up to the next count);
-        // counts saturate at LONG. `progress` is at most `2 * LONG + 1`,
-        // so the sum fits a byte.
-        let done = self.progress + if moved == 0 { 0 } else { 2 };
-        self.progress = (done.min(2 * Self::LONG - 1) + 1) & !1;
+        // left unconfirmed (odd progress rounds up to the next count).
+        let done = self.run + if moved == 0 { 0 } else { 2 };
+        self.run = (done + 1) & !1;
     }
 
     /// [`record`](Self::record) of a paired move, the steady state's
     /// case: the count as there, plus one for the confirmation that this
     /// move awaits. With odd progress `p` the rounding gives `p + 4`, with
-    /// even `p + 3`: either way `(p + 3) | 1`, capped at `2 * LONG + 1`.
+    /// even `p + 3`: either way `(p + 3) | 1`.
     #[inline(always)]
     fn record_pair(&mut self) {
-        self.progress = (self.progress.min(2 * Self::LONG - 2) + 3) | 1;
+        self.run = (self.run + 3) | 1;
     }
 }
 
@@ -405,12 +447,29 @@ mod tests {
 
     #[test]
     fn counts_saturate_instead_of_wrapping() {
-        let mut runs = Runs::default();
-        for _ in 0..1000 {
-            runs.plan(Direction::Put);
-            runs.record(1);
+        // Past where the progress is cut back, many times over, single
+        // and paired, after short runs (a limit) and after long ones
+        // (none).
+        for teach in [1, 200] {
+            for moved in [1, 2] {
+                let mut runs = Runs::default();
+                for direction in [Direction::Put, Direction::Take].repeat(2) {
+                    for _ in 0..teach {
+                        runs.plan(direction);
+                        runs.record(1);
+                    }
+                }
+                for n in 0..100_000 {
+                    let pair = runs.plan(Direction::Put);
+                    assert_eq!(pair, teach == 200, "operation {n}");
+                    runs.record(if pair { moved } else { 1 });
+                    // Still a put run: the progress never reached the bit.
+                    assert!(runs.run >= Runs::PUT, "operation {n}: {:#x}", runs.run);
+                }
+                runs.plan(Direction::Take);
+                assert_eq!(runs.completed[Direction::Put as usize][0], Runs::LONG);
+                assert!(runs.run < Runs::PUT, "a take run now: {:#x}", runs.run);
+            }
         }
-        runs.plan(Direction::Take);
-        assert_eq!(runs.completed[Direction::Put as usize][0], Runs::LONG);
     }
 }

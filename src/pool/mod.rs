@@ -55,8 +55,9 @@ use summary::PRIVATE_SLOTS;
 /// Values age only when asked to: every [`cleanup`](Pool::cleanup) moves
 /// what the pool holds into the victim cache and drops what was already
 /// there, so a value nobody takes is dropped by the second cleanup after it
-/// was put (a live thread's private value: see
-/// [`cleanup`](Pool::cleanup) for when it waits longer). Nothing calls `cleanup` unless you do, directly, through
+/// was put (a live thread's private value: see [`cleanup`](Pool::cleanup)
+/// for when it waits longer). Nothing calls `cleanup` unless you do,
+/// directly, through
 /// [`register`](Pool::register) plus [`sweep_every`](crate::sweep_every),
 /// or through a [`Sweeper`]; without any of them a pool keeps every value
 /// it is given until it is taken. Any value in the pool may be dropped at

@@ -570,7 +570,8 @@ impl<T> Local<T> {
     /// ring holds two values; pops them, `newest` first. Returns whether it
     /// did. If not, those two run as if it had not: it wrote nothing but
     /// what their own plan writes all the same (a plan writes only when the
-    /// direction changes, and planning again changes nothing).
+    /// direction changes or it cuts a long run's progress back, and
+    /// planning again changes nothing).
     ///
     /// # Safety
     ///

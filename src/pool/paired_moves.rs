@@ -405,9 +405,15 @@ mod tests {
         let (mut runs, mut rule) = (Runs::default(), PlainRule::default());
         let mut paired = 0;
         for _ in 0..3000 {
-            // Runs of up to 600 operations: past the saturation.
+            // Runs of up to 600 operations: past the saturation; and now
+            // and then one of up to 40,000, past where `plan` cuts the
+            // progress back.
             let direction = [Direction::Take, Direction::Put][random(2) as usize];
-            let longest = [3, 20, 120, 600][random(4) as usize];
+            let longest = if random(100) == 0 {
+                40_000
+            } else {
+                [3, 20, 120, 600][random(4) as usize]
+            };
             let length = 1 + random(longest);
             for _ in 0..length {
                 let pair = rule.plan(direction);

@@ -438,3 +438,67 @@ fn misses_adopt_every_exited_threads_private_value_not_only_the_first() {
     );
     assert_eq!(pool.stats().missed, 2, "the first and the last miss");
 }
+
+/// A tracked value whose `Drop` panics after counting itself, if armed.
+struct Bomb {
+    value: Tracked,
+    armed: bool,
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if self.armed {
+            panic!("value {} panics in its drop", self.value.id);
+        }
+    }
+}
+
+#[test]
+fn cleanup_all_ages_every_pool_past_a_panicking_drop_then_propagates_the_panic() {
+    let _alone = alone();
+    let drops = StdArc::new(Drops::default());
+    // Registered in this order, so the registry ages the panicking pool
+    // first and the tracked one after the panic.
+    let bombs: StdArc<Pool<Bomb>> = StdArc::new(Pool::new(no_create));
+    bombs.register_arc();
+    let plain: StdArc<Pool<Tracked>> = StdArc::new(Pool::new(no_create));
+    plain.register_arc();
+    // The first put of each pool fills this thread's private slot; the rest
+    // go onto its chain, which the second cleanup drops. The armed value is
+    // in the middle of the chain, so values follow it in the same drop.
+    for (id, armed) in [(0, false), (1, false), (2, true), (3, false)] {
+        bombs.put(Bomb {
+            value: tracked(&drops, id),
+            armed,
+        });
+    }
+    for id in 10..13 {
+        plain.put(tracked(&drops, id));
+    }
+    victim_pool::cleanup_all();
+    assert_eq!(drops.count(), 0, "one cleanup only makes victims");
+    let panic = std::panic::catch_unwind(victim_pool::cleanup_all)
+        .expect_err("the armed value's panic propagates");
+    assert_eq!(
+        panic.downcast_ref::<String>().map(String::as_str),
+        Some("value 2 panics in its drop")
+    );
+    // Both chains were dropped whole, the value after the panicking one
+    // included, and so were the private values where cleanups drain them.
+    let private = usize::from(victim_pool::cleanups_drain_idle_threads());
+    assert_eq!(drops.count(), 3 + 2 + 2 * private);
+    for (pool_drops, stats) in [(3 + private, bombs.stats()), (2 + private, plain.stats())] {
+        assert_eq!(stats.dropped_by_cleanup, pool_drops as u64);
+        assert_eq!(stats.retained, 1 - private as u64);
+    }
+    // Both pools still work: a put and a take each.
+    bombs.put(Bomb {
+        value: tracked(&drops, 20),
+        armed: false,
+    });
+    assert_eq!(bombs.try_take().map(|bomb| bomb.value.id), Some(20));
+    plain.put(tracked(&drops, 21));
+    assert_eq!(plain.try_take().map(|value| value.id), Some(21));
+    drop((bombs, plain));
+    assert_eq!(drops.count(), 4 + 3 + 2, "every value dropped once");
+}

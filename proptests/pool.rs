@@ -647,6 +647,46 @@ fn a_put_whose_displaced_expired_value_panics_on_drop_is_counted_all_the_same() 
     ledger.assert_each_dropped_once();
 }
 
+/// A take, `try_take` or `get` that finds this thread's private value
+/// expired drops it, and counts the drop first, so a `Drop` that panics
+/// leaves the statistics exact and the pool usable. Only without the
+/// process-wide barrier, as above.
+#[test]
+fn a_take_whose_expired_private_value_panics_on_drop_counts_it_all_the_same() {
+    if victim_pool::cleanups_drain_idle_threads() {
+        return;
+    }
+    use crate::support::{DropLedger, PlantedDropPanic, Tracked};
+    for op in ["take", "try_take", "get"] {
+        let ledger = DropLedger::with_panicking_drop(2, 0);
+        let pool = Pool::new(|| -> Tracked<'_> { unreachable!("the test never creates") });
+        pool.put(ledger.value(0)); // this thread's private slot
+        pool.cleanup();
+        pool.cleanup(); // expired, and left in the live thread's slot
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match op {
+            "take" => drop(pool.take()),
+            "try_take" => drop(pool.try_take()),
+            _ => drop(pool.get()),
+        }));
+        let payload = found.expect_err("the expired value's drop panics");
+        assert_eq!(
+            payload.downcast_ref::<PlantedDropPanic>(),
+            Some(&PlantedDropPanic(0)),
+            "{op}"
+        );
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.puts, stats.dropped_by_cleanup, stats.retained),
+            (1, 1, 0),
+            "{op}: {stats:?}"
+        );
+        pool.put(ledger.value(1));
+        assert_eq!(pool.try_take().map(|value| value.id()), Some(1), "{op}");
+        drop(pool);
+        ledger.assert_each_dropped_once();
+    }
+}
+
 /// A keep rule or reset hook that panics makes `put` drop the value (once)
 /// and propagate the panic; the statistics count the value as discarded,
 /// so `retained` still equals what the pool holds.

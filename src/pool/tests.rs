@@ -477,6 +477,24 @@ fn a_panicking_drop_during_cleanup_propagates_and_drops_the_rest_once() {
     assert_eq!(drops.count(), 11);
 }
 
+/// `into_inner` on the last handle of a pool in an `Arc` drops the pool;
+/// if a pooled value's `Drop` panics there, the value already moved out of
+/// the guard is dropped once while unwinding, and so is every pooled value.
+#[test]
+fn into_inner_dropping_the_last_pool_handle_loses_and_doubles_nothing_on_a_panic() {
+    let drops = StdArc::new(Drops::default());
+    let pool = StdArc::new(Pool::new(no_create::<Bomb>));
+    pool.put(bomb(&drops, 0, false)); // the private slot: lent below
+    pool.put(bomb(&drops, 1, true)); // the chain: panics when the pool drops
+    pool.put(bomb(&drops, 2, false));
+    let guard = pool.get_owned();
+    assert_eq!(guard.inner.id, 0);
+    drop(pool);
+    let result = catch_unwind(AssertUnwindSafe(|| OwnedPoolGuard::into_inner(guard)));
+    assert!(result.is_err(), "the pool's drop panics through into_inner");
+    assert_eq!(drops.count(), 3, "the detached value and both pooled ones");
+}
+
 #[test]
 fn zero_sized_large_and_unsync_values_work() {
     let zst: Pool<()> = Pool::new(|| ());

@@ -439,7 +439,8 @@ fn misses_adopt_every_exited_threads_private_value_not_only_the_first() {
     assert_eq!(pool.stats().missed, 2, "the first and the last miss");
 }
 
-/// A tracked value whose `Drop` panics after counting itself, if armed.
+/// A tracked value whose `Drop` panics if armed; its tracked field is
+/// still dropped, and counted, while the panic unwinds.
 struct Bomb {
     value: Tracked,
     armed: bool,
